@@ -1,0 +1,121 @@
+"""``cadence users`` and ``cadence demo``."""
+
+import datetime as dt
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select, update
+
+from app.auth.models import Role, Team, User
+from app.auth.services import UserError, create_user, find_user
+from app.extensions import db
+from app.ledger.models import Customer
+
+users = AppGroup("users", help="Manage user accounts.")
+demo = AppGroup("demo", help="Set up the demonstration data.")
+
+SAMPLE_FILE = Path(__file__).resolve().parent.parent / "sample_data" / "ibm-accounts-receivable.csv"
+DEMO_AS_OF = dt.date(2013, 6, 30)
+DEMO_PASSWORD = "cadence-demo"
+
+
+@users.command("create")
+@click.option("--email", required=True, help="Login email address.")
+@click.option("--name", required=True, help="Full name shown in the app.")
+@click.option(
+    "--role", required=True, type=click.Choice([r.value for r in Role]), help="Role."
+)
+@click.option("--team", "team_code", help="Team code, e.g. country-391.")
+@click.password_option(help="Password; asked for when not given.")
+def create_command(email, name, role, team_code, password):
+    """Create a user account."""
+    try:
+        user = create_user(
+            email=email, name=name, role=role, password=password, team_code=team_code
+        )
+    except UserError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Created {user.email} ({user.role}).")
+
+
+@users.command("list")
+def list_command():
+    """List user accounts."""
+    for user in db.session.scalars(select(User).order_by(User.email)):
+        team = user.team.code if user.team else "-"
+        click.echo(f"{user.email:<32} {user.role:<13} {team}")
+
+
+def _demo_users(team_codes: list[str]) -> list[dict]:
+    people = [
+        {"email": "admin@cadence.test", "name": "Alice Admin", "role": Role.ADMIN},
+        {"email": "lead@cadence.test", "name": "Paul Projet", "role": Role.PROJECT_LEAD},
+        {"email": "manager@cadence.test", "name": "Marie Manager", "role": Role.MANAGER},
+    ]
+    for code in team_codes:
+        suffix = code.removeprefix("country-")
+        people.append(
+            {
+                "email": f"collector-{suffix}@cadence.test",
+                "name": f"Collector {suffix}",
+                "role": Role.COLLECTOR,
+                "team": code,
+            }
+        )
+    people.append(
+        {
+            "email": "trainee@cadence.test",
+            "name": "Théo Trainee",
+            "role": Role.TRAINEE,
+            "team": team_codes[0] if team_codes else None,
+        }
+    )
+    return people
+
+
+@demo.command("setup")
+def setup_command():
+    """Import the IBM sample as of 2013-06-30 and create one demo user per role."""
+    from migration.importer import run_import
+
+    outcome = run_import(SAMPLE_FILE, profile="ibm-ar", as_of=DEMO_AS_OF)
+    click.echo(
+        f"IBM sample as of {DEMO_AS_OF}: {outcome.status}, "
+        f"{outcome.summary['open_invoices']} open invoices."
+    )
+    team_codes = list(db.session.scalars(select(Team.code).order_by(Team.code)))
+    for person in _demo_users(team_codes):
+        if find_user(person["email"]) is None:
+            try:
+                create_user(
+                    email=person["email"],
+                    name=person["name"],
+                    role=person["role"],
+                    password=DEMO_PASSWORD,
+                    team_code=person.get("team"),
+                )
+            except UserError as error:
+                raise click.ClickException(str(error)) from None
+    _assign_portfolios()
+
+    click.echo(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
+    for person in _demo_users(team_codes):
+        click.echo(f"  {person['role']:<13} {person['email']}")
+
+
+def _assign_portfolios() -> None:
+    """Give each team's unassigned customers to that team's first collector."""
+    collectors = db.session.scalars(
+        select(User).where(User.role == Role.COLLECTOR).order_by(User.id)
+    )
+    first_by_team: dict[int, int] = {}
+    for collector in collectors:
+        first_by_team.setdefault(collector.team_id, collector.id)
+    for team_id, collector_id in first_by_team.items():
+        db.session.execute(
+            update(Customer)
+            .where(Customer.team_id == team_id, Customer.collector_id.is_(None))
+            .values(collector_id=collector_id)
+        )
+    db.session.commit()

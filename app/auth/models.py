@@ -1,0 +1,77 @@
+"""Users, their role and their team."""
+
+import datetime as dt
+from enum import StrEnum
+
+from flask_login import UserMixin
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.extensions import db
+from app.timeutil import utcnow
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    PROJECT_LEAD = "project_lead"
+    MANAGER = "manager"
+    COLLECTOR = "collector"
+    TRAINEE = "trainee"
+
+
+# Roles that may read every portfolio; collectors read their team's only and
+# trainees read no ledger data at all.
+ALL_PORTFOLIO_ROLES = frozenset({Role.ADMIN, Role.MANAGER})
+LEDGER_ROLES = frozenset({Role.ADMIN, Role.MANAGER, Role.COLLECTOR})
+
+
+class Team(db.Model):
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+    def __repr__(self) -> str:
+        return f"<Team {self.code}>"
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    locale: Mapped[str | None] = mapped_column(String(5))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    team: Mapped[Team | None] = relationship()
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    def has_role(self, *roles: Role) -> bool:
+        return self.role in roles
+
+    @property
+    def sees_all_portfolios(self) -> bool:
+        return self.role in ALL_PORTFOLIO_ROLES
+
+    @property
+    def reads_ledger(self) -> bool:
+        return self.role in LEDGER_ROLES
+
+    def __repr__(self) -> str:
+        return f"<User {self.email} {self.role}>"

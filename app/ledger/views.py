@@ -1,0 +1,43 @@
+"""Customer and ageing pages."""
+
+from flask import Blueprint, render_template
+from flask_login import current_user
+
+from app.auth.permissions import ledger_access_required
+from app.ledger.ageing import BUCKET_LABELS, BUCKETS
+from app.ledger.money import ZERO
+from app.ledger.services import ageing_totals, customer_history, get_customer_for
+from app.timeutil import business_today
+
+bp = Blueprint("ledger", __name__)
+
+
+@bp.route("/customers/<int:customer_id>")
+@ledger_access_required
+def customer(customer_id: int):
+    """Show a customer's open invoices, paid history and average days late."""
+    record = get_customer_for(current_user, customer_id)
+    today = business_today()
+    history = customer_history(record, today)
+    return render_template(
+        "ledger/customer.html", customer=record, history=history, today=today
+    )
+
+
+@bp.route("/ageing")
+@ledger_access_required
+def ageing():
+    """Show open amounts by ageing bucket."""
+    today = business_today()
+    totals = ageing_totals(current_user, today)
+    grand_count = sum(values["count"] for values in totals.values())
+    grand_amount = sum((values["amount"] for values in totals.values()), ZERO)
+    return render_template(
+        "ledger/ageing.html",
+        totals=totals,
+        buckets=BUCKETS,
+        labels=BUCKET_LABELS,
+        grand_count=grand_count,
+        grand_amount=grand_amount,
+        today=today,
+    )

@@ -1,0 +1,6 @@
+"""Import every model module so Alembic and ``db.create_all`` see all tables."""
+
+from app.audit.models import AuditEntry  # noqa: F401
+from app.auth.models import Team, User  # noqa: F401
+from app.ledger.models import Allocation, Customer, Invoice, Payment  # noqa: F401
+from migration.models import ImportRun  # noqa: F401
