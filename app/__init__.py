@@ -69,9 +69,11 @@ def register_blueprints(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from app.auth.cli import demo, users
+    from app.collection.cli import dunning
     from migration.cli import legacy
 
     app.cli.add_command(users)
+    app.cli.add_command(dunning)
     app.cli.add_command(demo)
     app.cli.add_command(legacy)
 

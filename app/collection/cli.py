@@ -1,0 +1,231 @@
+"""``cadence dunning`` commands."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import click
+from flask.cli import AppGroup
+
+from app.collection.penalty import (
+    MissingRateError,
+    Penalty,
+    RateTable,
+    RateTableError,
+    compute_penalty,
+    load_legal_rate_table,
+    load_rate_table,
+)
+from app.timeutil import business_today
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+dunning = AppGroup(
+    "dunning", help="Dunning tools: late-payment penalties and collection runs."
+)
+
+
+class IsoDate(click.ParamType):
+    """Calendar date written as YYYY-MM-DD."""
+
+    name = "date"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> dt.date:
+        if isinstance(value, dt.date):
+            return value
+        try:
+            if _ISO_DATE.fullmatch(value):
+                return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+        self.fail(f"{value!r} is not a valid date, expected YYYY-MM-DD.", param, ctx)
+
+
+class DecimalNumber(click.ParamType):
+    """Finite decimal number, at least ``minimum`` and above it if ``exclusive``."""
+
+    name = "number"
+
+    def __init__(self, minimum: Decimal, exclusive: bool) -> None:
+        self.minimum = minimum
+        self.exclusive = exclusive
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Decimal:
+        if isinstance(value, Decimal):
+            return value
+        try:
+            number = Decimal(value.strip())
+        except (AttributeError, InvalidOperation):
+            number = None
+        if number is None or not number.is_finite():
+            self.fail(f"{value!r} is not a number.", param, ctx)
+        too_small = number <= self.minimum if self.exclusive else number < self.minimum
+        if too_small:
+            bound = "greater than" if self.exclusive else "at least"
+            self.fail(f"{value!r} must be {bound} {self.minimum}.", param, ctx)
+        return number
+
+
+@dunning.command(
+    "penalty",
+    with_appcontext=False,
+    short_help="Compute late-payment interest and indemnity for one invoice.",
+)
+@click.option(
+    "--amount",
+    required=True,
+    type=DecimalNumber(Decimal(0), exclusive=True),
+    help="Invoice amount in EUR, for example 1250.00.",
+)
+@click.option("--due", required=True, type=IsoDate(), help="Due date, YYYY-MM-DD.")
+@click.option(
+    "--paid", type=IsoDate(), help="Payment date, YYYY-MM-DD. Omit while unpaid."
+)
+@click.option(
+    "--as-of",
+    type=IsoDate(),
+    help="Computation date, YYYY-MM-DD. Interest on an unpaid invoice runs to this "
+    "day, and --paid may not be later. Defaults to today in Europe/Paris.",
+)
+@click.option(
+    "--rate-table",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML file of ECB rates by semester. Defaults to the packaged table.",
+)
+@click.option(
+    "--legal-rate-table",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML file of legal interest rates by semester, used with --contract-rate. "
+    "Defaults to the packaged table.",
+)
+@click.option(
+    "--contract-rate",
+    type=DecimalNumber(Decimal(0), exclusive=False),
+    help="Contract annual rate in percent, replacing the statutory rate, for "
+    "example 12.5. It never goes below 3 times the legal interest rate.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def penalty_command(
+    amount: Decimal,
+    due: dt.date,
+    paid: dt.date | None,
+    as_of: dt.date | None,
+    rate_table: Path | None,
+    legal_rate_table: Path | None,
+    contract_rate: Decimal | None,
+    as_json: bool,
+) -> None:
+    """Compute French late-payment interest and the 40 EUR recovery indemnity.
+
+    Interest runs from the day after --due to --paid, or to --as-of while unpaid,
+    at the ECB rate of each semester plus 10 points. --contract-rate replaces that
+    rate, but never below 3 times the semester's legal interest rate.
+    """
+    as_of = as_of or business_today()
+    if paid is not None and paid > as_of:
+        raise click.BadParameter(
+            f"{paid} is after the computation date {as_of}.", param_hint="'--paid'"
+        )
+    rates = _load_table(load_rate_table, rate_table, "'--rate-table'")
+    legal_rates = None
+    if contract_rate is not None:
+        legal_rates = _load_table(
+            load_legal_rate_table, legal_rate_table, "'--legal-rate-table'"
+        )
+    try:
+        penalty = compute_penalty(
+            amount, due, paid, as_of, rates, contract_rate, legal_rates
+        )
+    except MissingRateError as error:
+        raise click.ClickException(str(error)) from None
+    if as_json:
+        click.echo(json.dumps(penalty_as_json(penalty), indent=2))
+    else:
+        click.echo(format_penalty(penalty))
+
+
+def _load_table(
+    loader: Callable[[Path | None], RateTable], path: Path | None, option: str
+) -> RateTable:
+    """Load a rate table, by default the packaged one.
+
+    An invalid file given by ``option`` is a usage error (exit status 2), and an
+    invalid packaged file exits with status 1.
+    """
+    try:
+        return loader(path)
+    except RateTableError as error:
+        if path is None:
+            raise click.ClickException(str(error)) from None
+        raise click.BadParameter(str(error), param_hint=option) from None
+
+
+def penalty_as_json(penalty: Penalty) -> dict[str, Any]:
+    """Return the penalty with every amount and rate as a string."""
+    return {
+        "days_late": penalty.days_late,
+        "interest": str(penalty.interest),
+        "indemnity": str(penalty.indemnity),
+        "total": str(penalty.total),
+        "rate_basis": str(penalty.rate_basis),
+        "segments": [
+            {
+                "start": segment.start.isoformat(),
+                "end": segment.end.isoformat(),
+                "days": segment.days,
+                "rate": format_rate(segment.rate),
+                "rate_basis": str(segment.basis),
+                "interest": str(segment.rounded_interest),
+            }
+            for segment in penalty.segments
+        ],
+    }
+
+
+def format_rate(rate: Decimal) -> str:
+    """Format a percentage with at least two decimals, without rounding it."""
+    exponent = rate.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > -2:
+        rate = rate.quantize(Decimal("0.01"))
+    return str(rate)
+
+
+def format_penalty(penalty: Penalty) -> str:
+    """Render the penalty as a plain-text table."""
+    lines = [
+        f"Days late:  {penalty.days_late}",
+        f"Rate basis: {penalty.rate_basis}",
+    ]
+    if penalty.segments:
+        lines += [
+            "",
+            f"{'Period':<24} {'Days':>5} {'Rate %':>8} {'Interest':>10}  Rate basis",
+        ]
+        for segment in penalty.segments:
+            period = f"{segment.start}..{segment.end}"
+            lines.append(
+                f"{period:<24} {segment.days:>5} {format_rate(segment.rate):>8} "
+                f"{segment.rounded_interest:>10}  {segment.basis}"
+            )
+        lines.append("")
+    lines += [
+        f"{'Interest':<39} {penalty.interest:>10}",
+        f"{'Indemnity':<39} {penalty.indemnity:>10}",
+        f"{'Total':<39} {penalty.total:>10}",
+    ]
+    if sum(s.rounded_interest for s in penalty.segments) != penalty.interest:
+        lines.append(
+            "Period amounts are rounded for display. The interest is the exact sum, "
+            "rounded once."
+        )
+    return "\n".join(lines)
