@@ -2,5 +2,15 @@
 
 from app.audit.models import AuditEntry  # noqa: F401
 from app.auth.models import Team, User  # noqa: F401
+from app.collection.models import (  # noqa: F401
+    Activity,
+    Dispute,
+    DunningAction,
+    DunningLevel,
+    DunningPolicy,
+    Letter,
+    LetterTemplate,
+    Promise,
+)
 from app.ledger.models import Allocation, Customer, Invoice, Payment  # noqa: F401
 from migration.models import ImportRun  # noqa: F401

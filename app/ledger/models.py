@@ -4,7 +4,7 @@ import datetime as dt
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, Numeric, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.models import Team, User
@@ -39,6 +39,14 @@ class Customer(LegacyTraced, db.Model):
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
     collector_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    email: Mapped[str | None] = mapped_column(String(254))
+    address: Mapped[str | None] = mapped_column(Text)
+    dunning_policy_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dunning_policies.id", use_alter=True)
+    )
+    # Annual percent agreed in the contract for late-payment interest; None means
+    # the statutory rate.
+    contract_rate: Mapped[Decimal | None] = mapped_column(Numeric(6, 3))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     team: Mapped[Team | None] = relationship()
