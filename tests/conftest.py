@@ -18,6 +18,7 @@ from app.extensions import db
 REPO = Path(__file__).resolve().parent.parent
 IBM_SAMPLE = REPO / "app" / "sample_data" / "ibm-accounts-receivable.csv"
 IBM_AS_OF = dt.date(2013, 6, 30)
+ALL_FEATURES_PLAN = REPO / "tests" / "data" / "flags_all_on.yaml"
 PASSWORD = "correct-horse-battery"
 STRICT = os.environ.get("CADENCE_STRICT_TESTS") == "1"
 
@@ -116,7 +117,7 @@ def app(migrated_app):
     migrated_app.config.update(
         WTF_CSRF_ENABLED=False,
         BUSINESS_DATE=IBM_AS_OF.isoformat(),
-        FEATURE_FLAGS_PATH=str(REPO / "feature_flags.yaml"),
+        FEATURE_FLAGS_PATH=str(ALL_FEATURES_PLAN),
     )
     with migrated_app.app_context():
         _empty_tables()
