@@ -13,18 +13,18 @@ REQUIRED = [
 
 def main(paths: list[str]) -> int:
     problems = []
-    passed_by_report: dict[str, set[str]] = {}
+    passed_by_report: dict[str, list[str]] = {}
     for path in paths:
         tree = ET.parse(path)
         report = path.rsplit("/", 1)[-1]
-        passed = passed_by_report.setdefault(report, set())
+        passed = passed_by_report.setdefault(report, [])
         for case in tree.iter("testcase"):
             name = case.get("name", "")
             outcome = [child.tag for child in case]
             if "skipped" in outcome:
                 problems.append(f"{report}: {case.get('classname')}::{name} was skipped")
             elif not ({"failure", "error"} & set(outcome)):
-                passed.add(name)
+                passed.append(name)
         total = sum(1 for _ in tree.iter("testcase"))
         print(f"ci: {report}: {total} tests, {len(passed)} passed")
     for report, fragment in REQUIRED:

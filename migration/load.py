@@ -1,6 +1,6 @@
 """Upsert validated legacy items into the ledger, keyed by legacy source and id.
 
-The loader compares each item with what the database holds and writes only the
+The loader compares each item with the row in the database and writes only the
 differences, so loading the same file twice changes nothing. The caller owns the
 transaction: everything written here commits or rolls back together.
 """

@@ -90,7 +90,7 @@ def migrated_app(database_url, tmp_path_factory):
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": database_url,
             "SECRET_KEY": "test-secret",
-            # Fast hashing for tests only; production keeps werkzeug's scrypt.
+            # Fast hashing for tests only. Production keeps werkzeug's default, scrypt.
             "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
             "BUSINESS_DATE": IBM_AS_OF.isoformat(),
         }

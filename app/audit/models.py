@@ -10,7 +10,7 @@ from app.timeutil import utcnow
 
 
 class AuditEntry(db.Model):
-    """Who did what, when, with the state before and after."""
+    """An audited action: actor, time, target, reason, and the state before and after."""
 
     __tablename__ = "audit_log"
 

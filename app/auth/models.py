@@ -21,8 +21,8 @@ class Role(StrEnum):
     TRAINEE = "trainee"
 
 
-# Roles that may read every portfolio; collectors read their team's only and
-# trainees read no ledger data at all.
+# Roles that may read every portfolio. Collectors read their team's portfolio only,
+# and trainees and project leads read no ledger data at all.
 ALL_PORTFOLIO_ROLES = frozenset({Role.ADMIN, Role.MANAGER})
 LEDGER_ROLES = frozenset({Role.ADMIN, Role.MANAGER, Role.COLLECTOR})
 

@@ -1,4 +1,4 @@
-"""The one place the app asks whether a feature is on for a user."""
+"""The single check of whether a feature is on for a user."""
 
 from __future__ import annotations
 

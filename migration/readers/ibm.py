@@ -93,6 +93,7 @@ def _parse_row(row: dict, as_of: dt.date) -> LegacyItem | None:
     country = _required(row, "countryCode")
     if not country.isdigit():
         raise _RowError("countryCode", country, "country code must be digits only")
+
     customer = _required(row, "customerID")
     number = _required(row, "invoiceNumber")
     issued = _date(row, "InvoiceDate")
@@ -102,6 +103,7 @@ def _parse_row(row: dict, as_of: dt.date) -> LegacyItem | None:
     disputed_text = (row.get("Disputed") or "").strip()
     if disputed_text not in DISPUTED_VALUES:
         raise _RowError("Disputed", disputed_text, "expected Yes or No")
+
     if due < issued:
         raise _RowError("DueDate", row["DueDate"], "due date is before the invoice date")
     if settled < issued:
@@ -110,6 +112,7 @@ def _parse_row(row: dict, as_of: dt.date) -> LegacyItem | None:
         )
     if issued > as_of:
         return None
+
     return LegacyItem(
         line=0,
         legacy_id=number,

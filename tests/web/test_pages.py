@@ -38,7 +38,7 @@ def test_worklist_order_for_manager(client, auth, users):
     assert rows[0][3] == "145,02"
     assert rows[0][4] == "98,88\u00a0€"
     assert rows[0][5] == "14"
-    # The 1-30 bucket column holds the overdue amount; 0783-PEPYR is 4 days late.
+    # 0783-PEPYR is 4 days late, so its overdue amount is in the 1-30 bucket column.
     assert rows[2][4] == "104,52\u00a0€"
     assert rows[2][7] == "104,52\u00a0€"
     assert "12 clients avec des factures échues" in html
