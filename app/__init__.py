@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from app.config import Config, default_database_uri
+from app.config import Config, default_database_uri, instance_secret_key
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,12 @@ def configure(app: Flask, test_config: dict | None) -> None:
     if test_config:
         app.config.update(test_config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        try:
+            app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
+        except FileExistsError:
+            # Another worker created the file between our check and our write.
+            app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         app.config["SQLALCHEMY_DATABASE_URI"] = default_database_uri(app.instance_path)
     if not app.config.get("FEATURE_FLAGS_PATH"):

@@ -1,13 +1,14 @@
 """Configuration read from the environment, with defaults for a laptop."""
 
 import os
+import secrets
 from pathlib import Path
 
 
 class Config:
     """Defaults; every value can be overridden by an environment variable."""
 
-    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-change-me")
+    SECRET_KEY = os.environ.get("SECRET_KEY")
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     BABEL_DEFAULT_LOCALE = "fr"
@@ -17,11 +18,35 @@ class Config:
     # date in Europe/Paris; the demo pins it to the date its sample data was read at.
     BUSINESS_DATE = os.environ.get("CADENCE_BUSINESS_DATE", "")
     FEATURE_FLAGS_PATH = os.environ.get("CADENCE_FEATURE_FLAGS", "")
+    # How often each process checks the plan file and the shared rollout version.
+    ROLLOUT_REFRESH_SECONDS = float(
+        os.environ.get("CADENCE_ROLLOUT_REFRESH_SECONDS", "2")
+    )
+    # Add the worker's pid to every response as X-Cadence-Worker (tests only).
+    EXPOSE_WORKER_PID = os.environ.get("CADENCE_EXPOSE_WORKER_PID") == "1"
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_TIME_LIMIT = None
+    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+    # Failed logins for one email within the window before further attempts wait.
+    LOGIN_MAX_FAILURES = 5
+    LOGIN_FAILURE_WINDOW_MINUTES = 15
 
 
 def default_database_uri(instance_path: str) -> str:
     """Return the SQLite URI of the embedded database under ``instance/``."""
     return "sqlite:///" + str(Path(instance_path) / "cadence.sqlite3")
+
+
+def instance_secret_key(instance_path: str) -> str:
+    """Return this instance's secret key, creating it (mode 0600) on first use.
+
+    Every worker of one instance reads the same file, so sessions stay valid across
+    workers and restarts without a key that anyone else could know.
+    """
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip()

@@ -4,7 +4,8 @@ import datetime as dt
 from decimal import Decimal
 
 from flask import Flask
-from flask_babel import format_currency, format_date, format_decimal, get_locale
+from babel.dates import format_skeleton
+from flask_babel import format_currency, format_decimal, get_locale
 from flask_login import current_user
 
 from app.ledger.money import to_money
@@ -19,9 +20,10 @@ def money(value: Decimal | None, currency: str = "EUR") -> str:
 
 
 def short_date(value: dt.date | None) -> str:
+    """Format a date with a four-digit year: 30/06/2013 in French, 6/30/2013 in English."""
     if value is None:
         return ""
-    return format_date(value, "short")
+    return format_skeleton("yMd", value, locale=get_locale())
 
 
 def number(value, digits: int = 1) -> str:

@@ -8,7 +8,13 @@ from flask.cli import AppGroup
 from sqlalchemy import select, update
 
 from app.auth.models import Role, Team, User
-from app.auth.services import UserError, create_user, find_user
+from app.auth.services import (
+    UserError,
+    create_user,
+    find_user,
+    set_active,
+    set_password,
+)
 from app.extensions import db
 from app.ledger.models import Customer
 
@@ -39,12 +45,51 @@ def create_command(email, name, role, team_code, password):
     click.echo(f"Created {user.email} ({user.role}).")
 
 
+def _user_or_fail(email: str):
+    user = find_user(email)
+    if user is None:
+        raise click.ClickException(f"no user with email {email}; see `cadence users list`")
+    return user
+
+
+@users.command("set-password")
+@click.option("--email", required=True, help="Login email address.")
+@click.password_option(help="New password; asked for when not given.")
+def set_password_command(email, password):
+    """Change a user's password and end their open sessions."""
+    user = _user_or_fail(email)
+    try:
+        set_password(user, password)
+    except UserError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Password changed for {user.email}.")
+
+
+@users.command("deactivate")
+@click.option("--email", required=True, help="Login email address.")
+def deactivate_command(email):
+    """Stop a user from logging in and end their open sessions."""
+    user = _user_or_fail(email)
+    set_active(user, False)
+    click.echo(f"{user.email} can no longer log in.")
+
+
+@users.command("activate")
+@click.option("--email", required=True, help="Login email address.")
+def activate_command(email):
+    """Let a deactivated user log in again."""
+    user = _user_or_fail(email)
+    set_active(user, True)
+    click.echo(f"{user.email} can log in again.")
+
+
 @users.command("list")
 def list_command():
     """List user accounts."""
     for user in db.session.scalars(select(User).order_by(User.email)):
         team = user.team.code if user.team else "-"
-        click.echo(f"{user.email:<32} {user.role:<13} {team}")
+        state = "" if user.active else "  (deactivated)"
+        click.echo(f"{user.email:<32} {user.role:<13} {team}{state}")
 
 
 def _demo_users(team_codes: list[str]) -> list[dict]:

@@ -4,6 +4,7 @@ import datetime as dt
 from enum import StrEnum
 
 from flask import current_app, has_app_context
+from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -23,6 +24,14 @@ class Role(StrEnum):
 
 # Roles that may read every portfolio. Collectors read their team's portfolio only,
 # and trainees and project leads read no ledger data at all.
+ROLE_LABELS = {
+    Role.ADMIN: _l("Administrator"),
+    Role.PROJECT_LEAD: _l("Project lead"),
+    Role.MANAGER: _l("Collection manager"),
+    Role.COLLECTOR: _l("Collector"),
+    Role.TRAINEE: _l("Trainee"),
+}
+
 ALL_PORTFOLIO_ROLES = frozenset({Role.ADMIN, Role.MANAGER})
 LEDGER_ROLES = frozenset({Role.ADMIN, Role.MANAGER, Role.COLLECTOR})
 
@@ -49,6 +58,8 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(256))
     locale: Mapped[str | None] = mapped_column(String(5))
     active: Mapped[bool] = mapped_column(default=True)
+    # Part of the login session's id: raising it ends every session of the user.
+    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     team: Mapped[Team | None] = relationship()
@@ -56,6 +67,9 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:
         return self.active
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
 
     def set_password(self, password: str) -> None:
         method = "scrypt"
@@ -65,6 +79,10 @@ class User(UserMixin, db.Model):
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
+
+    @property
+    def role_label(self) -> str:
+        return str(ROLE_LABELS.get(self.role, self.role))
 
     def has_role(self, *roles: Role) -> bool:
         return self.role in roles

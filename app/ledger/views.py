@@ -12,7 +12,7 @@ from app.timeutil import business_today
 bp = Blueprint("ledger", __name__)
 
 
-@bp.route("/customers/<int:customer_id>")
+@bp.route("/customers/<int(max=2147483647):customer_id>")
 @ledger_access_required
 def customer(customer_id: int):
     """Show a customer's open invoices, paid history and average days late."""

@@ -63,7 +63,7 @@ def test_worklist_in_english(client, auth, users):
     html = client.get("/worklist").get_data(as_text=True)
 
     assert "<h1>Worklist</h1>" in html
-    assert "12 customers with overdue invoices on 6/30/13." in html
+    assert "12 customers with overdue invoices on 6/30/2013." in html
     assert _cells(html, "worklist")[1][4] == "€98.88"
 
 
