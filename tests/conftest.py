@@ -8,12 +8,15 @@ import os
 import uuid
 from pathlib import Path
 
+import flask_babel
 import pytest
 import sqlalchemy as sa
+from flask import g
 from flask_migrate import upgrade
 
 from app import MIGRATIONS_DIR, create_app
 from app.extensions import db
+from app.rollout.runtime import reset_runtime
 
 REPO = Path(__file__).resolve().parent.parent
 IBM_SAMPLE = REPO / "app" / "sample_data" / "ibm-accounts-receivable.csv"
@@ -97,6 +100,14 @@ def migrated_app(database_url, tmp_path_factory):
     )
     with app.app_context():
         upgrade(directory=str(MIGRATIONS_DIR))
+
+    @app.before_request
+    def forget_per_request_caches():
+        # Test requests reuse the test's app context and so its ``g``; drop what
+        # Flask-Login and Flask-Babel cache there, as a fresh request would.
+        g.pop("_login_user", None)
+        flask_babel.refresh()
+
     yield app
     with app.app_context():
         db.session.remove()
@@ -121,9 +132,12 @@ def app(migrated_app):
     )
     with migrated_app.app_context():
         _empty_tables()
+        # The rollout keeps plans, overrides and exposures from the emptied tables.
+        reset_runtime(migrated_app)
         yield migrated_app
         db.session.rollback()
         _empty_tables()
+        reset_runtime(migrated_app)
 
 
 @pytest.fixture
