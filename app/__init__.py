@@ -65,23 +65,33 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from app.auth.views import bp as auth_bp
+    from app.collection.dunning_views import bp as dunning_bp
     from app.collection.views import bp as collection_bp
     from app.ledger.views import bp as ledger_bp
+    from app.rollout.views import bp as rollout_bp
+    from migration.views import bp as migration_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(ledger_bp)
     app.register_blueprint(collection_bp)
+    app.register_blueprint(dunning_bp)
+    app.register_blueprint(rollout_bp)
+    app.register_blueprint(migration_bp)
 
 
 def register_commands(app: Flask) -> None:
     from app.auth.cli import demo, users
     from app.collection.cli import dunning
+    from app.collection.kpi_cli import kpi_command
+    from app.rollout.cli import rollout
     from migration.cli import legacy
 
     app.cli.add_command(users)
     app.cli.add_command(dunning)
+    app.cli.add_command(kpi_command)
     app.cli.add_command(demo)
     app.cli.add_command(legacy)
+    app.cli.add_command(rollout)
 
 
 def register_template_helpers(app: Flask) -> None:

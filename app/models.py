@@ -13,4 +13,10 @@ from app.collection.models import (  # noqa: F401
     Promise,
 )
 from app.ledger.models import Allocation, Customer, Invoice, Payment  # noqa: F401
-from migration.models import ImportRun  # noqa: F401
+from app.rollout import models as rollout_models  # noqa: F401
+from migration.models import (  # noqa: F401
+    ImportRejection,
+    ImportRun,
+    LegacyCutover,
+    RunChange,
+)

@@ -1,4 +1,10 @@
-"""``cadence legacy``: import legacy exports and list past runs."""
+"""``cadence legacy``: import legacy exports, list, reconcile and roll back runs.
+
+Exit codes: 0 on success; 1 when rows were rejected, or an import or rollback was
+refused; 2 for invalid options or an unreadable file; 3 when a reconciliation
+finds differences. Rejection reasons are printed in ``--lang`` (default: the
+CADENCE_LANG environment variable, else English, which scripts parse).
+"""
 
 from __future__ import annotations
 
@@ -14,10 +20,40 @@ from sqlalchemy import select
 
 from app.auth.models import User
 from app.extensions import db
-from migration.importer import PROFILES, ImportStatus, run_import
+from migration.importer import (
+    PROFILES,
+    ExportOptions,
+    ImportRefused,
+    ImportStatus,
+    run_import,
+)
+from migration.messages import (
+    ReaderError,
+    error_text,
+    reason_text,
+    rejection_text,
+)
 from migration.models import ImportRun
+from migration.reconcile import ReconcileError, reconcile_run, safe_cell
+from migration.rollback import RollbackRefused, rollback_run
+from migration.waves import WaveError
 
 legacy = AppGroup("legacy", help="Import legacy receivables exports and review runs.")
+
+LANGUAGES = ("fr", "en")
+SHOWN_REJECTIONS = 50
+EXIT_REJECTED = 1
+EXIT_USAGE = 2
+EXIT_DIFFERENCES = 3
+
+lang_option = click.option(
+    "--lang",
+    type=click.Choice(LANGUAGES),
+    default="en",
+    envvar="CADENCE_LANG",
+    show_default=True,
+    help="Language of rejection reasons and file errors; CADENCE_LANG sets it too.",
+)
 
 
 def _parse_date(ctx, param, value: str | None) -> dt.date | None:
@@ -31,28 +67,56 @@ def _parse_date(ctx, param, value: str | None) -> dt.date | None:
         ) from None
 
 
+def _user_of(email: str | None) -> User | None:
+    if not email:
+        return None
+    user = db.session.scalar(select(User).where(User.email == email))
+    if user is None:
+        raise click.BadParameter(f"no user with email {email!r}", param_hint="--user")
+    return user
+
+
 def _count_lines(path: Path) -> int:
     with open(path, "rb") as handle:
         return max(sum(1 for _ in handle) - 1, 0)
 
 
-def _write_rejections(path: Path, rejections) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as handle:
+def write_rejections(path: Path, rejections, lang: str) -> None:
+    """Write rejections as CSV (line, field, value, reason) safe for spreadsheets."""
+    with open(path, "w", newline="", encoding="utf-8-sig") as handle:
         writer = csv.writer(handle)
         writer.writerow(["line", "field", "value", "reason"])
         for rejection in rejections:
             writer.writerow(
-                [rejection.line, rejection.field, rejection.value, rejection.reason]
+                [
+                    rejection.line,
+                    safe_cell(rejection.field),
+                    safe_cell(rejection.value),
+                    safe_cell(_reason(rejection, lang)),
+                ]
             )
+
+
+def _reason(rejection, lang: str) -> str:
+    return reason_text(rejection.code, rejection.params, rejection.reason, lang)
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
 
 
 @legacy.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--profile",
-    required=True,
-    type=click.Choice(sorted(PROFILES)),
-    help="Format of the export.",
+    type=click.Choice(PROFILES),
+    help="Format of the export: ibm-ar (IBM sample CSV) or fec (French FEC ledger).",
+)
+@click.option(
+    "--mapping",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML column mapping of a CSV or .xlsx export; use instead of --profile.",
 )
 @click.option(
     "--as-of",
@@ -68,97 +132,329 @@ def _write_rejections(path: Path, rejections) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write rejected rows to this CSV file (line, field, value, reason).",
 )
+@click.option(
+    "--accept-rejects",
+    is_flag=True,
+    help="Load the valid rows even when some are rejected; the run keeps the others.",
+)
+@click.option("--wave", help="Load only the customers of this rollout wave's teams.")
+@click.option(
+    "--cutover",
+    is_flag=True,
+    help="Load every customer and make this legacy source read-only afterwards.",
+)
+@click.option("--force", is_flag=True, help="Import a source even after its cutover.")
+@click.option(
+    "--account-prefix",
+    "account_prefixes",
+    multiple=True,
+    default=("411",),
+    show_default=True,
+    help="FEC: receivable account prefix; repeat the option for several.",
+)
+@click.option(
+    "--payment-term",
+    default="30 days",
+    show_default=True,
+    help='FEC: due date of invoices without one, such as "45 days end of month".',
+)
+@click.option(
+    "--due-dates",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="FEC: CSV of PieceRef and DueDate giving invoices their due dates.",
+)
+@click.option(
+    "--credit-exceeds-debt",
+    type=click.Choice(("allow", "reject")),
+    help="Reject open credits larger than the customer's debt; default: the profile's.",
+)
 @click.option("--user", "user_email", help="Email of the person running the import.")
-def import_command(path, profile, as_of, dry_run, as_json, rejects, user_email):
+@lang_option
+def import_command(path, profile, mapping, as_of, **options):
     """Import PATH as the legacy system's state on the --as-of date."""
-    user = None
-    if user_email:
-        user = db.session.scalar(select(User).where(User.email == user_email))
-        if user is None:
-            raise click.BadParameter(f"no user with email {user_email!r}", param_hint="--user")
-
-    with click.progressbar(
-        length=_count_lines(path), label="Reading", file=sys.stderr
-    ) as bar:
-        outcome = run_import(
-            path,
-            profile=profile,
-            as_of=as_of,
-            dry_run=dry_run,
-            user=user,
-            on_row=lambda: bar.update(1),
-        )
-
-    if rejects and outcome.rejections:
-        _write_rejections(rejects, outcome.rejections)
-    if as_json:
-        payload = {"status": outcome.status, "run_id": outcome.run_id, **outcome.summary}
-        if outcome.rejections:
-            payload["rejections"] = [
-                {"line": r.line, "field": r.field, "value": r.value, "reason": r.reason}
-                for r in outcome.rejections
-            ]
-        click.echo(json.dumps(payload, indent=2))
-    else:
-        _print_outcome(outcome, path, as_of)
-    if outcome.status == ImportStatus.REJECTED:
-        sys.exit(1)
-
-
-def _print_outcome(outcome, path: Path, as_of: dt.date) -> None:
-    summary = outcome.summary
-    if outcome.status == ImportStatus.REJECTED:
-        click.echo(
-            f"{len(outcome.rejections)} rows rejected; nothing was loaded. "
-            "Fix these rows in the export and run the import again:",
-            err=True,
-        )
-        for rejection in outcome.rejections[:50]:
-            click.echo(f"  {rejection}", err=True)
-        if len(outcome.rejections) > 50:
-            click.echo(
-                f"  ... and {len(outcome.rejections) - 50} more "
-                "(use --rejects FILE for the full list)",
-                err=True,
+    if (profile is None) == (mapping is None):
+        raise click.UsageError("give either --profile or --mapping")
+    if options["wave"] and options["cutover"]:
+        raise click.UsageError("--wave and --cutover cannot be used together")
+    lang = options["lang"]
+    user = _user_of(options["user_email"])
+    export_options = ExportOptions(
+        account_prefixes=options["account_prefixes"],
+        payment_term=options["payment_term"],
+        due_dates=options["due_dates"],
+        credit_exceeds_debt=options["credit_exceeds_debt"],
+    )
+    length = 0 if path.suffix.lower() in (".xlsx", ".xlsm") else _count_lines(path)
+    try:
+        with click.progressbar(length=length, label="Reading", file=sys.stderr) as bar:
+            outcome = run_import(
+                path,
+                as_of=as_of,
+                profile=profile,
+                mapping=mapping,
+                options=export_options,
+                dry_run=options["dry_run"],
+                accept_rejects=options["accept_rejects"],
+                wave=options["wave"],
+                cutover=options["cutover"],
+                force=options["force"],
+                user=user,
+                on_row=lambda: bar.update(1),
             )
-        return
+    except ReaderError as error:
+        _fail(error_text(error, lang), EXIT_USAGE)
+    except WaveError as error:
+        _fail(str(error), EXIT_USAGE)
+    except ImportRefused as error:
+        _fail(str(error), EXIT_REJECTED)
+
+    if options["rejects"] and outcome.rejections:
+        write_rejections(options["rejects"], outcome.rejections, lang)
+    if options["as_json"]:
+        click.echo(json.dumps(_payload(outcome, lang), indent=2, ensure_ascii=False))
+    else:
+        _print_outcome(outcome, path, as_of, lang)
+    if outcome.rejections:
+        sys.exit(EXIT_REJECTED)
+
+
+def _payload(outcome, lang: str) -> dict:
+    payload = {"status": outcome.status, "run_id": outcome.run_id, **outcome.summary}
+    export = outcome.export
+    if export is not None and export.detected is not None:
+        payload["detected"] = {
+            name: {
+                "value": setting.value,
+                "source": setting.source,
+                "note": setting.note,
+            }
+            for name, setting in export.detected.settings.items()
+        }
+    if outcome.rejections:
+        payload["rejections"] = [
+            {
+                "line": rejection.line,
+                "field": rejection.field,
+                "value": rejection.value,
+                "code": rejection.code,
+                "reason": _reason(rejection, lang),
+            }
+            for rejection in outcome.rejections
+        ]
+    run = db.session.get(ImportRun, outcome.run_id) if outcome.run_id else None
+    if run is not None and run.reconciliation:
+        payload["reconciliation"] = run.reconciliation["status"]
+    return payload
+
+
+def _print_outcome(outcome, path: Path, as_of: dt.date, lang: str) -> None:
+    summary = outcome.summary
+    if outcome.export is not None and outcome.export.detected is not None:
+        click.echo(f"Detected format of {outcome.export.detected}")
+    if outcome.rejections:
+        _print_rejections(outcome, lang)
+        if outcome.status == ImportStatus.REJECTED:
+            return
     click.echo(
         f"{path.name} as of {as_of}: {summary['rows_read']} rows read, "
-        f"{summary['rows_skipped']} issued after the as-of date skipped."
+        f"{summary['rows_skipped']} dated after the as-of date skipped, "
+        f"{summary['rows_ignored']} outside the receivable accounts ignored."
     )
+    if "wave_teams" in summary:
+        click.echo(
+            f"Wave {', '.join(summary['wave_teams'])}: "
+            f"{summary['rows_outside_wave']} rows of other teams left for later."
+        )
     click.echo(
         f"{summary['customers']} customers, {summary['invoices']} invoices: "
         f"{summary['open_invoices']} open for {summary['open_amount']}, "
-        f"{summary['paid_invoices']} paid for {summary['paid_amount']}."
+        f"{summary['paid_invoices']} paid for {summary['paid_amount']}; "
+        f"{summary['open_credits']} open credits for {summary['credit_amount']}."
     )
     for bucket, values in summary["ageing"].items():
         click.echo(f"  {bucket:>8}: {values['count']:>6} {values['amount']:>14}")
+    counts = (
+        f"{summary['created']} records created, {summary['updated']} updated, "
+        f"{summary['deleted']} deleted, {summary['unchanged']} unchanged"
+    )
     if outcome.status == ImportStatus.DRY_RUN:
-        click.echo(
-            f"Dry run: {summary['created']} records would be created and "
-            f"{summary['updated']} updated; nothing was written."
-        )
+        click.echo(f"Dry run: {counts} would be; nothing was written.")
     elif outcome.status == ImportStatus.UNCHANGED:
+        same = ""
+        if outcome.previous_run_id is not None:
+            same = f" It is the same file and date as run {outcome.previous_run_id}."
         click.echo(
             f"Nothing to change: the database already matches this file as of {as_of} "
-            f"(run {outcome.run_id})."
+            f"(run {outcome.run_id}).{same}"
+        )
+    else:
+        click.echo(f"Run {outcome.run_id}: {counts}.")
+    _print_reconciliation(outcome.run_id)
+
+
+def _print_rejections(outcome, lang: str) -> None:
+    rejections = outcome.rejections
+    rows = outcome.summary["rows_rejected"]
+    if outcome.status == ImportStatus.REJECTED:
+        click.echo(
+            f"{rows} rows rejected; nothing was loaded. "
+            "Fix these rows in the export and run the import again:",
+            err=True,
         )
     else:
         click.echo(
-            f"Run {outcome.run_id}: {summary['created']} records created, "
-            f"{summary['updated']} updated."
+            f"{rows} rows rejected and not loaded; the other rows were loaded "
+            f"(run {outcome.run_id} keeps the rejected rows):",
+            err=True,
+        )
+    for rejection in rejections[:SHOWN_REJECTIONS]:
+        click.echo(f"  {rejection_text(rejection, lang)}", err=True)
+    if len(rejections) > SHOWN_REJECTIONS:
+        click.echo(
+            f"  ... and {len(rejections) - SHOWN_REJECTIONS} more "
+            "(use --rejects FILE for the full list)",
+            err=True,
+        )
+
+
+def _print_reconciliation(run_id: int | None) -> None:
+    run = db.session.get(ImportRun, run_id) if run_id else None
+    if run is None or not run.reconciliation:
+        return
+    report = run.reconciliation
+    if report["status"] == "match":
+        click.echo("Reconciliation: the file and Cadence match to the cent.")
+    else:
+        click.echo(
+            f"Reconciliation: {len(report['differences'])} differences; run "
+            f"`cadence legacy reconcile {run.id}` for the list."
         )
 
 
 @legacy.command("runs")
-def runs_command():
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON list.")
+def runs_command(as_json):
     """List import runs, newest first."""
     runs = db.session.scalars(select(ImportRun).order_by(ImportRun.id.desc())).all()
+    if as_json:
+        click.echo(json.dumps([_run_json(run) for run in runs], indent=2))
+        return
     if not runs:
         click.echo("No import has run yet.")
         return
     for run in runs:
+        scope = run.mode if run.wave is None else f"wave {run.wave}"
+        rejected = (run.summary or {}).get("rows_rejected", 0)
         click.echo(
-            f"{run.id:>4}  {run.started_at:%Y-%m-%d %H:%M}  {run.status:<10} "
-            f"{run.profile:<8} as of {run.as_of}  {run.file_name}  by {run.user_label}"
+            f"{run.id:>4}  {run.started_at:%Y-%m-%d %H:%M}  {run.status:<11} "
+            f"{run.profile:<7} {scope:<12} as of {run.as_of}  {run.file_name}  "
+            f"{rejected} rejected  by {run.user_label}"
+        )
+
+
+def _run_json(run: ImportRun) -> dict:
+    return {
+        "id": run.id,
+        "source": run.source,
+        "profile": run.profile,
+        "file_name": run.file_name,
+        "sha256": run.sha256,
+        "as_of": run.as_of.isoformat(),
+        "mode": run.mode,
+        "wave": run.wave,
+        "status": run.status,
+        "user": run.user_label,
+        "started_at": run.started_at.isoformat(),
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "summary": run.summary,
+        "reconciliation": (run.reconciliation or {}).get("status"),
+    }
+
+
+def _run_or_fail(run_id: int) -> ImportRun:
+    run = db.session.get(ImportRun, run_id)
+    if run is None:
+        _fail(f"no import run {run_id}; `cadence legacy runs` lists them", EXIT_USAGE)
+    return run
+
+
+@legacy.command("rollback")
+@click.argument("run_id", type=int)
+@click.option("--user", "user_email", help="Email of the person rolling back.")
+def rollback_command(run_id, user_email):
+    """Undo import run RUN_ID: restore the rows it changed, delete those it created."""
+    user = _user_of(user_email)
+    run = _run_or_fail(run_id)
+    try:
+        result = rollback_run(run, user=user)
+    except RollbackRefused as error:
+        _fail(str(error), EXIT_REJECTED)
+    click.echo(
+        f"Run {run_id} rolled back: {result.deleted} rows it created deleted, "
+        f"{result.restored} rows it changed restored, {result.recreated} rows it "
+        "deleted put back."
+    )
+
+
+@legacy.command("reconcile")
+@click.argument("run_id", type=int)
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The run's file, when it is no longer where the run read it.",
+)
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the per-customer comparison to this CSV file.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def reconcile_command(run_id, path, csv_path, as_json):
+    """Compare run RUN_ID's file with the database; exit 3 on any difference."""
+    from migration.reconcile import report_csv
+
+    run = _run_or_fail(run_id)
+    try:
+        reconciliation = reconcile_run(run, path)
+    except ReconcileError as error:
+        _fail(str(error), EXIT_USAGE)
+    report = reconciliation.report
+    if csv_path:
+        csv_path.write_text(report_csv(report), encoding="utf-8-sig")
+    if as_json:
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        _print_report(run, report)
+    if not reconciliation.matches:
+        sys.exit(EXIT_DIFFERENCES)
+
+
+def _print_report(run: ImportRun, report: dict) -> None:
+    totals = report["totals"]
+    click.echo(f"Run {run.id}, {run.file_name} as of {run.as_of}:")
+    for side in ("file", "cadence"):
+        figures = totals[side]
+        click.echo(
+            f"  {side:<8} {figures['open_invoices']} open invoices for "
+            f"{figures['open_amount']}, {figures['paid_invoices']} paid for "
+            f"{figures['paid_amount']}, {figures['open_credits']} open credits for "
+            f"{figures['credit_amount']}, balance {figures['balance']}"
+        )
+    if report["status"] == "match":
+        click.echo("The file and Cadence match to the cent, per customer and overall.")
+        return
+    click.echo(f"{len(report['differences'])} differences:")
+    for difference in report["differences"]:
+        click.echo(
+            f"  customer {difference['customer']} ({difference['name']}): "
+            f"{difference['metric']} file {difference['file']}, Cadence "
+            f"{difference['cadence']}, difference {difference['difference']}"
+        )
+    for difference in report["ageing_differences"]:
+        click.echo(
+            f"  ageing {difference['bucket']}: file {difference['file_count']} for "
+            f"{difference['file_amount']}, Cadence {difference['cadence_count']} for "
+            f"{difference['cadence_amount']}"
         )

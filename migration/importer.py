@@ -1,4 +1,10 @@
-"""Run one legacy import: read, validate every row, load all-or-nothing, summarise."""
+"""Run one legacy import: read, validate every row, load all-or-nothing, reconcile.
+
+Every import is an ``ImportRun``. By default a file with any rejected row loads
+nothing. With ``accept_rejects`` the valid rows are loaded and the rejected ones are
+stored with the run. A run limited to a wave loads the customers of that wave's
+teams only, and a cutover run makes its legacy source read-only afterwards.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +12,37 @@ import dataclasses
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
+from sqlalchemy import insert, select
+
 from app.audit import services as audit
+from app.auth.models import Team
 from app.extensions import db
 from app.ledger.ageing import age_items, ageing_as_json
+from app.ledger.models import Customer
 from app.ledger.money import ZERO, format_amount
 from app.timeutil import utcnow
-from migration.load import LoadCounts, load_items
-from migration.models import ImportRun
-from migration.readers.ibm import ReadStats, read_ibm
+from migration.checks import reject_excess_credits, reject_unknown_customers
+from migration.load import BatchHook, LoadCounts, load_items
+from migration.messages import ReaderError
+from migration.models import ImportRejection, ImportRun, LegacyCutover, RunMode
 from migration.records import LegacyItem, Rejection
+from migration.sources import PROFILES, Export, ExportOptions, RowCounts, open_export
+from migration.waves import wave_teams
 
 logger = logging.getLogger(__name__)
 
-# A reader takes (path, as_of, stats) and yields items and rejections.
-Reader = Callable[[Path, dt.date, ReadStats], Iterator[LegacyItem | Rejection]]
-PROFILES: dict[str, tuple[str, Reader]] = {"ibm-ar": ("ibm-ar", read_ibm)}
+__all__ = [
+    "PROFILES",
+    "ExportOptions",
+    "ImportOutcome",
+    "ImportRefused",
+    "ImportStatus",
+    "run_import",
+]
 
 
 class ImportStatus:
@@ -33,6 +51,11 @@ class ImportStatus:
     REJECTED = "rejected"
     FAILED = "failed"
     DRY_RUN = "dry_run"
+    ROLLED_BACK = "rolled_back"
+
+
+class ImportRefused(Exception):
+    """The import may not run: its legacy source was cut over to Cadence."""
 
 
 @dataclasses.dataclass
@@ -41,6 +64,8 @@ class ImportOutcome:
     run_id: int | None
     rejections: list[Rejection]
     summary: dict
+    export: Export | None = None
+    previous_run_id: int | None = None  # an earlier run of the same file and date
 
 
 def file_sha256(path: Path) -> str:
@@ -52,23 +77,27 @@ def file_sha256(path: Path) -> str:
 
 
 def summarise(
-    items: list[LegacyItem], stats: ReadStats, rejected: int, as_of: dt.date
+    items: list[LegacyItem], counts: RowCounts, rejections: list[Rejection], as_of
 ) -> dict:
     """Return the figures of a run, computed from the file's items alone."""
     debits = [item for item in items if not item.is_credit]
     open_items = [item for item in debits if item.settled_date is None]
     paid_items = [item for item in debits if item.settled_date is not None]
+    credits = [item for item in items if item.is_credit and item.settled_date is None]
     ageing = age_items(((item.due_date, item.amount) for item in open_items), as_of)
     return {
-        "rows_read": stats.rows_read,
-        "rows_skipped": stats.rows_skipped,
-        "rows_rejected": rejected,
+        "rows_read": counts.rows_read,
+        "rows_skipped": counts.rows_skipped,
+        "rows_ignored": counts.rows_ignored,
+        "rows_rejected": len({rejection.line for rejection in rejections}),
         "customers": len({item.customer_legacy_id for item in items}),
         "invoices": len(debits),
         "open_invoices": len(open_items),
         "open_amount": format_amount(_total(open_items)),
         "paid_invoices": len(paid_items),
         "paid_amount": format_amount(_total(paid_items)),
+        "open_credits": len(credits),
+        "credit_amount": format_amount(_total(credits)),
         "ageing": ageing_as_json(ageing),
     }
 
@@ -77,62 +106,244 @@ def _total(items: list[LegacyItem]) -> Decimal:
     return sum((item.amount for item in items), ZERO)
 
 
+def cutover_of(source: str) -> LegacyCutover | None:
+    return db.session.scalar(
+        select(LegacyCutover).where(LegacyCutover.source == source)
+    )
+
+
 def run_import(
     path: Path,
     *,
-    profile: str,
     as_of: dt.date,
+    profile: str | None = None,
+    mapping: Path | dict | None = None,
+    options: ExportOptions | None = None,
     dry_run: bool = False,
+    accept_rejects: bool = False,
+    wave: str | None = None,
+    cutover: bool = False,
+    force: bool = False,
     user=None,
     on_row: Callable[[], None] | None = None,
+    on_batch: BatchHook | None = None,
+    reconcile: bool = True,
 ) -> ImportOutcome:
     """Import ``path`` as the legacy system's state on ``as_of``.
 
-    Nothing is written when any row is rejected or when ``dry_run`` is set. A load
-    that fails midway is rolled back whole and recorded as a failed run.
+    Give ``profile`` (ibm-ar or fec) or a column ``mapping``. Nothing is written when
+    ``dry_run`` is set, or when a row is rejected unless ``accept_rejects`` is set.
+    A load that fails midway is rolled back whole and recorded as a failed run.
+
+    Raises ReaderError when the file cannot be read, WaveError for an unknown wave,
+    and ImportRefused when the source was cut over and ``force`` is not set.
     """
-    source, reader = PROFILES[profile]
-    stats = ReadStats()
+    if wave is not None and cutover:
+        raise ValueError("a run is either limited to a wave or a cutover, not both")
+    path = Path(path)
+    export = open_export(
+        path, as_of=as_of, profile=profile, mapping=mapping, options=options
+    )
+    _check_cutover(export.source, force)
+    teams = wave_teams(wave) if wave is not None else None
+
+    items, rejections = _read(export, on_row)
+    if export.counts().rows_read == 0:
+        raise ReaderError("no_data_rows", path=path.name)
+    items, rejections = _check_rows(export, items, rejections)
+    items, outside_wave = _limit_to_wave(export.source, items, teams)
+    summary = summarise(items, export.counts(), rejections, as_of)
+    summary |= {"created": 0, "updated": 0, "deleted": 0, "unchanged": 0}
+    summary |= {"dry_run": dry_run, "accept_rejects": accept_rejects}
+    if wave is not None:
+        summary |= {
+            "wave_teams": sorted(teams) if teams is not None else ["all"],
+            "rows_outside_wave": outside_wave,
+        }
+
+    mode = RunMode.FULL
+    if cutover:
+        mode = RunMode.CUTOVER
+    elif wave is not None:
+        mode = RunMode.WAVE
+    run = ImportRun(
+        source=export.source,
+        profile=export.profile,
+        file_name=path.name,
+        file_path=str(path.resolve()),
+        sha256=file_sha256(path),
+        as_of=as_of,
+        mode=mode,
+        wave=wave,
+        status="running",
+        settings=export.settings,
+        user_id=getattr(user, "id", None),
+        user_label=getattr(user, "email", "cli"),
+    )
+    if wave is not None:
+        run.settings = export.settings | {
+            "customers": sorted({item.customer_legacy_id for item in items})
+        }
+    previous = _previous_run(run)
+    if rejections and not accept_rejects:
+        logger.warning("import of %s rejected: %d rows", path, len(rejections))
+        outcome = _finish(
+            run, ImportStatus.REJECTED, summary, rejections, dry_run, user
+        )
+        outcome.export = export
+        return outcome
+
+    try:
+        if not dry_run:
+            db.session.add(run)
+            db.session.flush()
+        counts = load_items(
+            items,
+            source=export.source,
+            run_id=run.id,
+            dry_run=dry_run,
+            on_batch=on_batch,
+        )
+    except Exception:
+        db.session.rollback()
+        logger.exception("import of %s failed; database left unchanged", path)
+        _finish(
+            ImportRun(**_columns_of(run)),
+            ImportStatus.FAILED,
+            summary,
+            [],
+            dry_run,
+            user,
+        )
+        raise
+    summary |= dataclasses.asdict(counts)
+    status = _status(counts, dry_run)
+    if cutover and not dry_run:
+        _record_cutover(run, user)
+    outcome = _finish(run, status, summary, rejections, dry_run, user)
+    outcome.export = export
+    outcome.previous_run_id = previous
+    if reconcile and status in (ImportStatus.LOADED, ImportStatus.UNCHANGED):
+        from migration.reconcile import reconcile_run
+
+        reconcile_run(run)
+    return outcome
+
+
+def _read(
+    export: Export, on_row: Callable[[], None] | None
+) -> tuple[list[LegacyItem], list[Rejection]]:
     items: list[LegacyItem] = []
     rejections: list[Rejection] = []
-    for record in reader(path, as_of, stats):
+    for record in export.records:
         if on_row is not None:
             on_row()
         if isinstance(record, Rejection):
             rejections.append(record)
         else:
             items.append(record)
+    return items, rejections
 
-    summary = summarise(items, stats, len(rejections), as_of)
-    summary |= {"created": 0, "updated": 0, "dry_run": dry_run}
-    run = ImportRun(
-        source=source,
-        profile=profile,
-        file_name=path.name,
-        sha256=file_sha256(path),
-        as_of=as_of,
-        status="running",
-        user_id=getattr(user, "id", None),
-        user_label=getattr(user, "email", "cli"),
+
+def _check_rows(
+    export: Export, items: list[LegacyItem], rejections: list[Rejection]
+) -> tuple[list[LegacyItem], list[Rejection]]:
+    """Apply the cross-row and database checks that the profile requests."""
+    found: list[Rejection] = []
+    if export.customers_policy == "existing_only":
+        known = set(
+            db.session.scalars(
+                select(Customer.legacy_id).where(
+                    Customer.legacy_source == export.source
+                )
+            )
+        )
+        items, unknown = reject_unknown_customers(
+            items, known, field=export.customer_field
+        )
+        found += unknown
+    if export.credit_policy == "reject":
+        items, excess = reject_excess_credits(
+            items, field=export.amount_field, decimal=export.decimal
+        )
+        found += excess
+    if not found:
+        return items, rejections
+    # A row rejected by a later check loses its other items too (a partly paid
+    # invoice gives an invoice and a payment item).
+    lines = {rejection.line for rejection in found}
+    items = [item for item in items if item.line not in lines]
+    return items, sorted(rejections + found, key=lambda rejection: rejection.line)
+
+
+def _limit_to_wave(
+    source: str, items: list[LegacyItem], teams: frozenset[str] | None
+) -> tuple[list[LegacyItem], int]:
+    """Keep the items of customers whose team is in ``teams``; count the rows left out.
+
+    A customer's team is the one its row names, else the one it has in Cadence.
+    ``teams`` None keeps every item: no wave, or a wave of every team.
+    """
+    if teams is None:
+        return items, 0
+    known_teams = dict(
+        db.session.execute(
+            select(Customer.legacy_id, Team.code)
+            .join(Team, Customer.team_id == Team.id)
+            .where(Customer.legacy_source == source)
+        ).all()
     )
-    if rejections:
-        logger.warning("import of %s rejected: %d rows", path, len(rejections))
-        return _finish(run, ImportStatus.REJECTED, summary, rejections, dry_run, user)
+    kept = [
+        item
+        for item in items
+        if (item.team or known_teams.get(item.customer_legacy_id)) in teams
+    ]
+    left_out_lines = {item.line for item in items} - {item.line for item in kept}
+    return kept, len(left_out_lines)
 
-    try:
-        if not dry_run:
-            db.session.add(run)
-            db.session.flush()
-        counts = load_items(items, source=source, run_id=run.id, dry_run=dry_run)
-    except Exception:
-        db.session.rollback()
-        logger.exception("import of %s failed; database left unchanged", path)
-        run.id = None
-        _finish(run, ImportStatus.FAILED, summary, [], dry_run, user)
-        raise
-    summary |= {"created": counts.created, "updated": counts.updated}
-    status = _status(counts, dry_run)
-    return _finish(run, status, summary, [], dry_run, user)
+
+def _check_cutover(source: str, force: bool) -> None:
+    cutover = cutover_of(source)
+    if cutover is None or force:
+        if cutover is not None:
+            logger.warning("importing %s after its cutover, forced", source)
+        return
+    raise ImportRefused(
+        f"the legacy source {source} was cut over to Cadence on "
+        f"{cutover.cut_over_at:%Y-%m-%d %H:%M} UTC by run {cutover.run_id}, so it is "
+        "read-only. Use --force to import it anyway, for example to correct the "
+        "cutover load"
+    )
+
+
+def _record_cutover(run: ImportRun, user) -> None:
+    existing = cutover_of(run.source)
+    if existing is not None:
+        db.session.delete(existing)
+        db.session.flush()
+    db.session.add(
+        LegacyCutover(
+            source=run.source,
+            run_id=run.id,
+            cut_over_at=utcnow(),
+            user_label=getattr(user, "email", "cli"),
+        )
+    )
+
+
+def _previous_run(run: ImportRun) -> int | None:
+    """Return the latest earlier run that loaded the same file for the same date."""
+    return db.session.scalar(
+        select(ImportRun.id)
+        .where(
+            ImportRun.source == run.source,
+            ImportRun.sha256 == run.sha256,
+            ImportRun.as_of == run.as_of,
+            ImportRun.status.in_([ImportStatus.LOADED, ImportStatus.UNCHANGED]),
+        )
+        .order_by(ImportRun.id.desc())
+        .limit(1)
+    )
 
 
 def _status(counts: LoadCounts, dry_run: bool) -> str:
@@ -146,24 +357,65 @@ def _finish(run, status, summary, rejections, dry_run, user) -> ImportOutcome:
     if dry_run:
         db.session.rollback()
         return ImportOutcome(status, None, rejections, summary)
-    if status == ImportStatus.FAILED:
-        run = ImportRun(**_columns_of(run))
     run.status = status
     run.summary = summary | {"rejections": len(rejections)}
     run.finished_at = utcnow()
     db.session.add(run)
     db.session.flush()
+    _store_rejections(run.id, rejections)
+
     audit.record(
         "migration.import",
         actor=user,
         target=f"import run {run.id}",
-        after={"status": status, "file": run.file_name, "as_of": run.as_of.isoformat()},
+        after={
+            "status": status,
+            "file": run.file_name,
+            "sha256": run.sha256,
+            "as_of": run.as_of.isoformat(),
+            "mode": run.mode,
+            "wave": run.wave,
+            "created": summary["created"],
+            "updated": summary["updated"],
+            "deleted": summary["deleted"],
+            "rows_rejected": summary["rows_rejected"],
+        },
     )
     db.session.commit()
+
     logger.info("import run %d of %s: %s", run.id, run.file_name, status)
     return ImportOutcome(status, run.id, rejections, summary)
 
 
+def _store_rejections(run_id: int, rejections: list[Rejection]) -> None:
+    rows = [
+        {
+            "run_id": run_id,
+            "line": rejection.line,
+            "field": rejection.field,
+            "value": rejection.value,
+            "code": rejection.code,
+            "params": rejection.params,
+            "reason": rejection.reason,
+        }
+        for rejection in rejections
+    ]
+    if rows:
+        db.session.execute(insert(ImportRejection.__table__), rows)
+
+
 def _columns_of(run: ImportRun) -> dict:
-    names = ("source", "profile", "file_name", "sha256", "as_of", "user_id", "user_label")
+    names = (
+        "source",
+        "profile",
+        "file_name",
+        "file_path",
+        "sha256",
+        "as_of",
+        "mode",
+        "wave",
+        "settings",
+        "user_id",
+        "user_label",
+    )
     return {name: getattr(run, name) for name in names}

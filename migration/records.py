@@ -50,12 +50,25 @@ class LegacyItem:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Rejection:
-    """A row of the legacy file that cannot be loaded, with a reason a person can act on."""
+    """A row of the legacy file that cannot be loaded, with an actionable reason.
+
+    ``reason`` is the English text. ``code`` and ``params`` name the template of
+    ``migration.messages.MESSAGES`` it was built from, so that the reason can be shown
+    in another language. They are left out of comparisons, so two rejections with the
+    same line, field, value and reason are equal.
+    """
 
     line: int
     field: str
     value: str
     reason: str
+    code: str = dataclasses.field(default="", compare=False)
+    params: dict[str, object] = dataclasses.field(
+        default_factory=dict, compare=False, hash=False
+    )
 
     def __str__(self) -> str:
-        return f'line {self.line}, column {self.field}, value "{self.value}": {self.reason}'
+        return (
+            f'line {self.line}, column {self.field}, value "{self.value}": '
+            f"{self.reason}"
+        )

@@ -13,6 +13,9 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
+from app.collection.dunning import RunResult, run_dunning
+from app.collection.dunning_policies import default_policy, ensure_default_policy
+from app.collection.letter_template_store import seed_letter_templates
 from app.collection.penalty import (
     MissingRateError,
     Penalty,
@@ -22,6 +25,7 @@ from app.collection.penalty import (
     load_legal_rate_table,
     load_rate_table,
 )
+from app.extensions import db
 from app.timeutil import business_today
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -229,3 +233,68 @@ def format_penalty(penalty: Penalty) -> str:
             "rounded once."
         )
     return "\n".join(lines)
+
+
+@dunning.command("run", short_help="Create the dunning actions due on a date.")
+@click.option(
+    "--date",
+    "on",
+    type=IsoDate(),
+    help="Business date of the run, YYYY-MM-DD. Defaults to today in Europe/Paris.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Show the actions the run would create; save nothing.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def run_command(on: dt.date | None, dry_run: bool, as_json: bool) -> None:
+    """Create one action per customer and level reached on --date.
+
+    Invoices already covered at their level, disputed invoices and customers with
+    a pending promise to pay are skipped. Formal notices wait for a manager's
+    approval. Running twice on the same day creates nothing new.
+    """
+    result = run_dunning(on or business_today(), dry_run=dry_run, actor_label="cli")
+    if as_json:
+        click.echo(json.dumps(result.as_json(), indent=2, ensure_ascii=False))
+        return
+    click.echo(format_run(result))
+
+
+def format_run(result: RunResult) -> str:
+    """Render a dunning run result as plain text."""
+    if result.dry_run:
+        heading = f"Dunning run for {result.on} (dry run, nothing saved)"
+    else:
+        heading = f"Dunning run for {result.on}"
+    lines = [heading, f"Actions: {len(result.actions)}"]
+    for action in result.actions:
+        invoices = ", ".join(action.invoice_numbers)
+        lines.append(
+            f"  {action.customer_reference:<14} {action.level_name:<32} "
+            f"{action.channel:<14} {action.status:<17} {action.amount:>10}  {invoices}"
+        )
+    lines += [
+        "Skipped:",
+        f"  disputed invoices:          {result.disputed_invoices}",
+        f"  customers with a promise:   {result.promised_customers}",
+        f"  actions below the minimum:  {result.below_minimum}",
+        f"  customers without a policy: {result.customers_without_policy}",
+    ]
+    return "\n".join(lines)
+
+
+@dunning.command(
+    "seed", short_help="Create the default policy and load the letter templates."
+)
+def seed_command() -> None:
+    """Create the French default dunning policy if there is no default policy, and
+    copy the packaged letter templates that are not in the database yet."""
+    had_default = default_policy() is not None
+    policy = ensure_default_policy()
+    db.session.commit()
+    templates = seed_letter_templates()
+    state = "already there" if had_default else "created"
+    click.echo(f"Default dunning policy {policy.name!r}: {state}.")
+    click.echo(f"Letter templates loaded: {len(templates)}.")

@@ -4,7 +4,7 @@ import datetime as dt
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.models import User
@@ -21,6 +21,17 @@ class ActivityKind(StrEnum):
     PROMISE = "promise"
     DISPUTE = "dispute"
     PAYMENT = "payment"
+
+
+class ActivityOutcome(StrEnum):
+    """Result of a contact. An empty outcome means none was recorded."""
+
+    REACHED = "reached"
+    NO_ANSWER = "no_answer"
+    LEFT_MESSAGE = "left_message"
+    CALLBACK_REQUESTED = "callback_requested"
+    WRONG_CONTACT = "wrong_contact"
+    SENT = "sent"
 
 
 class Activity(db.Model):
@@ -51,6 +62,7 @@ promise_invoices = db.Table(
     "promise_invoices",
     db.Column("promise_id", ForeignKey("promises.id"), primary_key=True),
     db.Column("invoice_id", ForeignKey("invoices.id"), primary_key=True),
+    Index("ix_promise_invoices_invoice_id", "invoice_id"),
 )
 
 
@@ -58,6 +70,9 @@ class Promise(db.Model):
     """A customer's promise to pay an amount by a date, for some invoices."""
 
     __tablename__ = "promises"
+    __table_args__ = (
+        Index("ix_promises_status_promised_date", "status", "promised_date"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
@@ -77,6 +92,15 @@ class Promise(db.Model):
 class DisputeStatus(StrEnum):
     OPEN = "open"
     RESOLVED = "resolved"
+
+
+class DisputeReason(StrEnum):
+    PRICING = "pricing"
+    QUANTITY = "quantity"
+    QUALITY = "quality"
+    NOT_RECEIVED = "not_received"
+    DUPLICATE = "duplicate"
+    OTHER = "other"
 
 
 class Dispute(db.Model):
@@ -151,6 +175,7 @@ dunning_action_invoices = db.Table(
     "dunning_action_invoices",
     db.Column("action_id", ForeignKey("dunning_actions.id"), primary_key=True),
     db.Column("invoice_id", ForeignKey("invoices.id"), primary_key=True),
+    Index("ix_dunning_action_invoices_invoice_id", "invoice_id"),
 )
 
 

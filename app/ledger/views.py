@@ -4,6 +4,8 @@ from flask import Blueprint, render_template
 from flask_login import current_user
 
 from app.auth.permissions import ledger_access_required
+from app.collection.account import account_context
+from app.collection.services import refresh_promises
 from app.ledger.ageing import BUCKET_LABELS, BUCKETS
 from app.ledger.money import ZERO
 from app.ledger.services import ageing_totals, customer_history, get_customer_for
@@ -15,12 +17,17 @@ bp = Blueprint("ledger", __name__)
 @bp.route("/customers/<int(max=2147483647):customer_id>")
 @ledger_access_required
 def customer(customer_id: int):
-    """Show a customer's open invoices, paid history and average days late."""
+    """Show a customer's invoices, collection history and account actions."""
     record = get_customer_for(current_user, customer_id)
     today = business_today()
+    refresh_promises(today, [record.id])
     history = customer_history(record, today)
     return render_template(
-        "ledger/customer.html", customer=record, history=history, today=today
+        "ledger/customer.html",
+        customer=record,
+        history=history,
+        today=today,
+        **account_context(record, current_user, today),
     )
 
 

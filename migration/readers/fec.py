@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
 
+from migration.checks import reject_excess_credits
 from migration.messages import ReaderError, reject
 from migration.parsing import (
     DEFAULT_YEARS,
@@ -47,7 +48,6 @@ from migration.parsing import (
     describe_separator,
     detect_date_format,
     detect_encoding,
-    format_amount,
     parse_amount,
     parse_date,
     parse_payment_term,
@@ -695,7 +695,7 @@ def _build_items(
             items.append(item)
 
     if options.credit_exceeds_debt == "reject":
-        items, excess = _reject_excess_credits(items)
+        items, excess = reject_excess_credits(items, field="Credit")
         stats.credits_rejected_over_debt = len(excess)
         rejections += excess
     return items, rejections
@@ -845,40 +845,3 @@ def _legacy_id(customer_id: str, piece_ref: str, side: str) -> str:
     reference gives two documents the same id across years.
     """
     return join_legacy_id(SOURCE, customer_id, piece_ref, side)
-
-
-def _reject_excess_credits(
-    items: list[LegacyItem],
-) -> tuple[list[LegacyItem], list[Rejection]]:
-    """Reject the open credits of each customer whose open credits exceed its debits."""
-    debits: dict[str, Decimal] = defaultdict(Decimal)
-    credits: dict[str, Decimal] = defaultdict(Decimal)
-    for item in items:
-        if item.settled_date is None:
-            totals = credits if item.is_credit else debits
-            totals[item.customer_legacy_id] += item.amount
-
-    over = {customer for customer in credits if credits[customer] > debits[customer]}
-    kept_items: list[LegacyItem] = []
-    rejections: list[Rejection] = []
-    for item in items:
-        if (
-            item.customer_legacy_id in over
-            and item.is_credit
-            and item.settled_date is None
-        ):
-            customer = item.customer_legacy_id
-            rejections.append(
-                reject(
-                    item.line,
-                    "Credit",
-                    format_amount(item.amount),
-                    "credit_exceeds_debt",
-                    customer=customer,
-                    credits=format_amount(credits[customer]),
-                    debits=format_amount(debits[customer]),
-                )
-            )
-        else:
-            kept_items.append(item)
-    return kept_items, rejections

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from migration.messages import ReaderError, reject
+from migration.parsing import checked_lines
 from migration.records import ItemKind, LegacyItem, Rejection
 
 SOURCE = "ibm-ar"
@@ -31,11 +33,13 @@ COLUMNS = (
     "DaysToSettle",
     "DaysLate",
 )
+REQUIRED_COLUMNS = COLUMNS[:9]
 DISPUTED_VALUES = {"Yes": True, "No": False}
+ENCODING = "utf-8-sig"
+AMOUNT_EXAMPLE = "1234.56"
+DATE_EXAMPLE = "6/30/2013"
 
-
-class ReaderError(ValueError):
-    """The file as a whole cannot be read (wrong columns, wrong encoding)."""
+__all__ = ["ReadStats", "ReaderError", "read_ibm"]
 
 
 @dataclasses.dataclass
@@ -45,22 +49,25 @@ class ReadStats:
 
 
 class _RowError(Exception):
-    def __init__(self, field: str, value: str, reason: str):
-        super().__init__(reason)
+    """The first bad field of a row, with a code of ``migration.messages.MESSAGES``."""
+
+    def __init__(self, field: str, value: str, code: str, **params: object):
+        super().__init__(code)
         self.field = field
         self.value = value
-        self.reason = reason
+        self.code = code
+        self.params = params
 
 
 def _date(row: dict, field: str) -> dt.date:
     value = (row.get(field) or "").strip()
     if not value:
-        raise _RowError(field, value, "date is missing; expected month/day/year")
+        raise _RowError(field, value, "value_missing")
     try:
         return dt.datetime.strptime(value, "%m/%d/%Y").date()
     except ValueError:
         raise _RowError(
-            field, value, "date is invalid; expected month/day/year such as 6/30/2013"
+            field, value, "date_invalid_month_first", example=DATE_EXAMPLE
         ) from None
 
 
@@ -71,20 +78,20 @@ def _amount(row: dict, field: str) -> Decimal:
     except InvalidOperation:
         amount = None
     if amount is None or not amount.is_finite():
-        raise _RowError(
-            field, value, "amount is unreadable; expected a number such as 1234.56"
-        )
+        raise _RowError(field, value, "amount_unreadable", example=AMOUNT_EXAMPLE)
     if amount <= 0:
-        raise _RowError(field, value, "amount must be greater than zero")
+        raise _RowError(field, value, "amount_not_positive")
     if amount != amount.quantize(Decimal("0.01")):
-        raise _RowError(field, value, "amount has more than two decimals")
+        raise _RowError(
+            field, value, "amount_too_precise", places=2, example=AMOUNT_EXAMPLE
+        )
     return amount
 
 
 def _required(row: dict, field: str) -> str:
     value = (row.get(field) or "").strip()
     if not value:
-        raise _RowError(field, value, "value is missing")
+        raise _RowError(field, value, "value_missing")
     return value
 
 
@@ -92,7 +99,7 @@ def _parse_row(row: dict, as_of: dt.date) -> LegacyItem | None:
     """Return the row as an item, None when issued after ``as_of``, or raise."""
     country = _required(row, "countryCode")
     if not country.isdigit():
-        raise _RowError("countryCode", country, "country code must be digits only")
+        raise _RowError("countryCode", country, "country_not_digits")
 
     customer = _required(row, "customerID")
     number = _required(row, "invoiceNumber")
@@ -102,14 +109,17 @@ def _parse_row(row: dict, as_of: dt.date) -> LegacyItem | None:
     amount = _amount(row, "InvoiceAmount")
     disputed_text = (row.get("Disputed") or "").strip()
     if disputed_text not in DISPUTED_VALUES:
-        raise _RowError("Disputed", disputed_text, "expected Yes or No")
+        raise _RowError("Disputed", disputed_text, "yes_no_expected")
 
-    if due < issued:
-        raise _RowError("DueDate", row["DueDate"], "due date is before the invoice date")
-    if settled < issued:
-        raise _RowError(
-            "SettledDate", row["SettledDate"], "settled date is before the invoice date"
-        )
+    for field, value in (("DueDate", due), ("SettledDate", settled)):
+        if value < issued:
+            raise _RowError(
+                field,
+                row[field],
+                "date_before",
+                other_field="InvoiceDate",
+                other_value=row["InvoiceDate"],
+            )
     if issued > as_of:
         return None
 
@@ -133,40 +143,45 @@ def _parse_row(row: dict, as_of: dt.date) -> LegacyItem | None:
 def read_ibm(
     path: Path, as_of: dt.date, stats: ReadStats | None = None
 ) -> Iterator[LegacyItem | Rejection]:
-    """Yield one item or rejection per row; rows issued after ``as_of`` are counted."""
+    """Yield one item or rejection per row; rows issued after ``as_of`` are counted.
+
+    Raises ReaderError when a required column is missing or the file is not UTF-8.
+    """
     stats = stats if stats is not None else ReadStats()
     seen: dict[str, int] = {}
-    try:
-        handle = open(path, newline="", encoding="utf-8-sig")
-        with handle:
-            reader = csv.DictReader(handle)
-            missing = [name for name in COLUMNS[:9] if name not in (reader.fieldnames or [])]
-            if missing:
-                raise ReaderError(
-                    f"{path}: missing columns {', '.join(missing)}; "
-                    f"found {', '.join(reader.fieldnames or [])}"
+    with open(path, newline="", encoding=ENCODING) as handle:
+        reader = csv.DictReader(checked_lines(handle, path, "utf-8"))
+        found = reader.fieldnames or []
+        missing = [name for name in REQUIRED_COLUMNS if name not in found]
+        if missing:
+            raise ReaderError(
+                "columns_missing",
+                path=path,
+                missing=missing,
+                expected=REQUIRED_COLUMNS,
+                found=found,
+            )
+        for row in reader:
+            stats.rows_read += 1
+            line = reader.line_num
+            try:
+                item = _parse_row(row, as_of)
+            except _RowError as error:
+                yield reject(line, error.field, error.value, error.code, **error.params)
+                continue
+            number = row["invoiceNumber"].strip()
+            if number in seen:
+                yield reject(
+                    line,
+                    "invoiceNumber",
+                    number,
+                    "duplicate_invoice",
+                    document=number,
+                    first_line=seen[number],
                 )
-            for row in reader:
-                stats.rows_read += 1
-                line = reader.line_num
-                try:
-                    item = _parse_row(row, as_of)
-                except _RowError as error:
-                    yield Rejection(line, error.field, error.value, error.reason)
-                    continue
-                number = row["invoiceNumber"].strip()
-                if number in seen:
-                    yield Rejection(
-                        line,
-                        "invoiceNumber",
-                        number,
-                        f"duplicate invoice number; first seen on line {seen[number]}",
-                    )
-                    continue
-                seen[number] = line
-                if item is None:
-                    stats.rows_skipped += 1
-                    continue
-                yield dataclasses.replace(item, line=line)
-    except UnicodeDecodeError as error:
-        raise ReaderError(f"{path}: not UTF-8 text ({error})") from None
+                continue
+            seen[number] = line
+            if item is None:
+                stats.rows_skipped += 1
+                continue
+            yield dataclasses.replace(item, line=line)

@@ -106,7 +106,12 @@ MAPPING_KEYS = (
     "payment_term",
     "source",
     "date_range",
+    "customers",
+    "credit_exceeds_debt",
 )
+# Values of the customers key: any customer, or only customers already in Cadence.
+CUSTOMER_POLICIES = ("any", "existing_only")
+CREDIT_POLICIES = ("allow", "reject")
 SEPARATOR_ALIASES = {
     "tab": "\t",
     "\\t": "\t",
@@ -146,6 +151,9 @@ class ExportMapping:
     payment_term: PaymentTerm | None = None
     source: str = DEFAULT_SOURCE
     years: tuple[int, int] = DEFAULT_YEARS
+    # Checked by the importer against the database and the whole file, not per row.
+    customers: str = "any"
+    credit_exceeds_debt: str = "allow"
 
     def kind_of(self, value: str) -> ItemKind | None:
         """Return the kind of a kind-column value, ignoring case."""
@@ -191,12 +199,16 @@ class _Settings:
 # --- Mapping -----------------------------------------------------------------------
 
 
-def load_mapping(mapping: Mapping[str, Any] | str | Path) -> ExportMapping:
+def load_mapping(
+    mapping: ExportMapping | Mapping[str, Any] | str | Path,
+) -> ExportMapping:
     """Validate a mapping given as a dict or as a YAML file path.
 
     Raises ReaderError naming the first unknown key, unknown field, missing required
-    field or invalid setting.
+    field or invalid setting. An ExportMapping is returned as it is.
     """
+    if isinstance(mapping, ExportMapping):
+        return mapping
     if isinstance(mapping, str | Path):
         mapping = _load_yaml(Path(mapping))
     if not isinstance(mapping, Mapping) or "columns" not in mapping:
@@ -227,7 +239,17 @@ def load_mapping(mapping: Mapping[str, Any] | str | Path) -> ExportMapping:
         payment_term=payment_term,
         source=_optional_text(mapping, "source") or DEFAULT_SOURCE,
         years=_years_of(mapping.get("date_range", DEFAULT_YEARS)),
+        customers=_choice_of(mapping, "customers", CUSTOMER_POLICIES),
+        credit_exceeds_debt=_choice_of(mapping, "credit_exceeds_debt", CREDIT_POLICIES),
     )
+
+
+def _choice_of(mapping: Mapping[str, Any], key: str, choices: tuple[str, ...]) -> str:
+    """Return the value of ``key``, one of ``choices``; the first one by default."""
+    value = mapping.get(key, choices[0])
+    if value not in choices:
+        raise _invalid(key, value, " or ".join(choices))
+    return value
 
 
 def _load_yaml(path: Path) -> Any:
@@ -627,7 +649,7 @@ def _looks_like_dates(cells: list[object]) -> bool:
 
 def read_mapped(
     path: str | Path,
-    mapping: Mapping[str, Any] | str | Path,
+    mapping: ExportMapping | Mapping[str, Any] | str | Path,
     *,
     as_of: dt.date,
 ) -> ReadResult[MappedStats]:

@@ -142,11 +142,26 @@ def test_later_as_of_updates_in_place(app, ibm_loaded):
     )
     assert open_count == outcome.summary["open_invoices"]
 
+    # Back to June: invoices issued by then are as they were on 2013-06-30. Those
+    # issued in July are skipped by this run, so they stay as the July run left them.
     back = run_import(IBM_SAMPLE, profile="ibm-ar", as_of=IBM_AS_OF)
     assert back.status == "loaded"
-    assert db.session.scalar(
-        select(func.count()).select_from(Payment)
-    ) == 1846
+    june = Invoice.issue_date <= IBM_AS_OF
+    open_count, open_amount = db.session.execute(
+        select(func.count(), func.sum(Invoice.open_amount)).where(
+            june, Invoice.status == "open"
+        )
+    ).one()
+    assert open_count == 84
+    assert Decimal(open_amount).quantize(Decimal("0.01")) == Decimal("5119.85")
+    june_payments = (
+        select(func.count())
+        .select_from(Payment)
+        .join(Allocation)
+        .join(Invoice)
+        .where(june)
+    )
+    assert db.session.scalar(june_payments) == 1846
 
 
 def test_dry_run_writes_nothing(app):
@@ -281,3 +296,33 @@ def test_import_is_audited(app, ibm_loaded):
 
     assert entry.after["status"] == "loaded"
     assert entry.after["as_of"] == "2013-06-30"
+
+
+def test_header_only_file_is_refused(app, ibm_loaded, runner, tmp_path):
+    header_only = tmp_path / "header-only.csv"
+    header_only.write_text(
+        IBM_SAMPLE.read_text(encoding="utf-8").splitlines(keepends=True)[0],
+        encoding="utf-8",
+    )
+    before = _row_counts()
+
+    result = runner.invoke(
+        args=["legacy", "import", str(header_only), "--profile", "ibm-ar",
+              "--as-of", "2013-06-30"]
+    )
+
+    assert result.exit_code == 2
+    assert "has a header but no data rows" in result.output
+    assert _row_counts() == before
+
+
+def test_partial_export_deletes_no_payment(app, ibm_loaded, tmp_path):
+    lines = IBM_SAMPLE.read_text(encoding="utf-8").splitlines(keepends=True)
+    partial = tmp_path / "first-1000-rows.csv"
+    partial.write_text("".join(lines[:1001]), encoding="utf-8")
+
+    outcome = run_import(partial, profile="ibm-ar", as_of=IBM_AS_OF)
+
+    assert outcome.summary["deleted"] == 0
+    assert _row_counts()["payments"] == 1846
+    assert _row_counts()["allocations"] == 1846

@@ -9,16 +9,18 @@ from tests.conftest import REPO
 CATALOG_DIR = REPO / "app" / "translations" / "fr" / "LC_MESSAGES"
 METHODS = [("**.py", "python"), ("templates/**.html", "jinja2")]
 KEYWORDS = {"_": None, "_l": None, "lazy_gettext": None, "gettext": None,
-            "ngettext": (1, 2)}
+            "ngettext": (1, 2), "N_": None}
+SOURCE_DIRS = [REPO / "app", REPO / "migration"]
 
 
 def _source_messages() -> set[str]:
-    found = extract_from_dir(
-        REPO / "app", method_map=METHODS, keywords=KEYWORDS, comment_tags=()
-    )
     messages = set()
-    for _filename, _lineno, message, _comments, _context in found:
-        messages.add(message[0] if isinstance(message, tuple) else message)
+    for directory in SOURCE_DIRS:
+        found = extract_from_dir(
+            directory, method_map=METHODS, keywords=KEYWORDS, comment_tags=()
+        )
+        for _filename, _lineno, message, _comments, _context in found:
+            messages.add(message[0] if isinstance(message, tuple) else message)
     return messages
 
 
