@@ -216,7 +216,7 @@ def test_cutover_shown_to_admins(client, auth, users):
     manager_home = client.get("/ageing").get_data(as_text=True)
 
     assert 'id="legacy-cutovers"' in admin_home
-    assert "ibm-ar cut over to Cadence on" in admin_home
+    assert "ibm-ar a basculé vers Cadence le" in admin_home
     assert 'id="cutovers"' in runs_page
-    assert "ibm-ar was cut over to Cadence on" in runs_page
+    assert "ibm-ar a basculé vers Cadence le" in runs_page
     assert 'id="legacy-cutovers"' not in manager_home
