@@ -187,3 +187,20 @@ def test_worklist_off_before_cutover(client, auth, users, app, tmp_path):
     auth.login("manager@test.example")
 
     assert client.get("/worklist").status_code == 404
+
+
+def test_worklist_hides_sections_of_disabled_features(client, auth, users, app, tmp_path):
+    path = tmp_path / "plan.yaml"
+    path.write_text(
+        "strategy: big_bang\ncutover: 2013-06-01\nflags:\n  worklist:\n"
+        "    description: Worklist.\n",
+        encoding="utf-8",
+    )
+    app.config["FEATURE_FLAGS_PATH"] = str(path)
+    auth.login("manager@test.example")
+
+    html = client.get("/worklist").get_data(as_text=True)
+
+    assert 'id="today"' not in html
+    assert "Relances à faire aujourd" not in html
+    assert "12 clients avec des factures échues" in html
