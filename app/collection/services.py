@@ -17,7 +17,7 @@ from enum import StrEnum
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.audit import services as audit
 from app.auth.models import ALL_PORTFOLIO_ROLES, Role, User
@@ -140,13 +140,22 @@ def _list_references(values: Sequence[str]) -> str:
 def _open_invoices(customer: Customer, *, lock: bool) -> dict[int, Invoice]:
     """Return the customer's open invoices by id, locked for update when ``lock``.
 
-    The lock keeps two payments from allocating the same open amount at once. Only
-    PostgreSQL takes it, because SQLite serialises writers anyway.
+    The lock keeps two payments from allocating the same open amount at once.
+    PostgreSQL locks the rows. SQLite has no row locks and reads outside a write
+    transaction, so a no-op write first takes the database's write lock: a second
+    payment then waits until the first commits and reads its result.
     """
     query = select(Invoice).where(
         Invoice.customer_id == customer.id, Invoice.status == InvoiceStatus.OPEN
     )
     if lock:
+        if db.session.get_bind().dialect.name == "sqlite":
+            db.session.execute(
+                update(Customer)
+                .where(Customer.id == customer.id)
+                .values(id=Customer.id)
+                .execution_options(synchronize_session=False)
+            )
         query = query.with_for_update().execution_options(populate_existing=True)
     return {invoice.id: invoice for invoice in db.session.scalars(query)}
 
