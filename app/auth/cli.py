@@ -143,10 +143,45 @@ def setup_command():
             except UserError as error:
                 raise click.ClickException(str(error)) from None
     _assign_portfolios()
+    _open_demo_management()
 
     click.echo(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
     for person in _demo_users(team_codes):
         click.echo(f"  {person['role']:<13} {person['email']}")
+
+
+# Managers and admins have no team, so the phased demo plan reaches them only in its
+# last wave. They approve formal notices from the pilot's first day, so the demo
+# gives them dunning and letters by override, as a project lead would.
+MANAGEMENT_FLAGS = ("dunning", "letters")
+MANAGEMENT_EMAILS = ("manager@cadence.test", "admin@cadence.test")
+PILOT_COLLECTOR = "collector-406@cadence.test"
+LETTERS_MODULE = "letters-basics"
+
+
+def _open_demo_management() -> None:
+    """Give the demo's managers dunning and letters, and the pilot collector a pass."""
+    from app.rollout.models import Override
+    from app.rollout.services import record_module_pass, set_override
+
+    admin = find_user("admin@cadence.test")
+    for email in MANAGEMENT_EMAILS:
+        user = find_user(email)
+        for flag in MANAGEMENT_FLAGS:
+            exists = db.session.scalar(
+                select(Override.id).where(Override.flag == flag, Override.user_id == user.id)
+            )
+            if exists is None:
+                set_override(
+                    flag,
+                    actor=admin,
+                    reason="Demo: managers approve formal notices from the pilot's start.",
+                    enabled=True,
+                    user=user,
+                )
+    pilot = find_user(PILOT_COLLECTOR)
+    if pilot is not None:
+        record_module_pass(pilot, LETTERS_MODULE, actor=admin)
 
 
 def _assign_portfolios() -> None:
