@@ -51,7 +51,9 @@ def _safe_next(target: str | None) -> str | None:
 @login_required
 def home():
     """Send each role to its first page."""
-    if current_user.reads_ledger:
+    from app.rollout.flags import is_enabled
+
+    if current_user.reads_ledger and is_enabled("worklist", current_user):
         return redirect(url_for("collection.worklist"))
     return render_template("auth/home.html")
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from app.rollout.catalogue import describe_flag
 from app.rollout.plan import FlagSpec, Plan, Wave
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -227,7 +228,7 @@ def compile_flag(
     enabled = bool(strategies) and flag.name not in overrides.killed
     return {
         "name": flag.name,
-        "description": flag.description,
+        "description": describe_flag(flag),
         "type": "release",
         "project": "default",
         "enabled": enabled,

@@ -30,36 +30,48 @@ TRAINING = "training"
 
 @dataclass(frozen=True)
 class Reason:
-    """One step of a decision. ``depth`` 1 marks the steps of a prerequisite."""
+    """One step of a decision. ``depth`` 1 marks the steps of a prerequisite.
+
+    ``wave`` names the wave of a WAVE step.
+    """
 
     kind: str
     passed: bool
     message: Message
     depth: int = 0
+    wave: str | None = None
 
 
 @dataclass(frozen=True)
 class Decision:
     """Whether a flag is on for a user on a date, with the reasons in evaluation order.
 
-    ``wave`` names the wave that gave the flag, when one did.
+    ``wave`` names the wave that gave the flag, when one did. ``next_wave`` names the
+    wave that gives it to the user later, when the flag is off because no wave has
+    given it yet and one will.
     """
 
     flag: str
     enabled: bool
     reasons: tuple[Reason, ...]
     wave: str | None = None
+    next_wave: str | None = None
 
     @property
     def deciding(self) -> Reason:
         """Return the top-level reason that settled the decision.
 
-        For a flag that is off, it is the last top-level step that failed. Steps of a
+        For a flag that is off, it is the step of the wave that gives the flag
+        later, if one does, so that the reason names the same date as the forecast.
+        Otherwise it is the last top-level step that failed. Steps of a
         prerequisite come after its own top-level step, so they never decide.
         """
         top_level = [reason for reason in self.reasons if reason.depth == 0]
         if not self.enabled:
             failed = [reason for reason in top_level if not reason.passed]
+            for reason in failed:
+                if self.next_wave and reason.wave == self.next_wave:
+                    return reason
             if failed:
                 return failed[-1]
         return top_level[-1]
@@ -78,7 +90,8 @@ class Forecast:
     """The date on which a flag that is off for a user turns on, according to the plan.
 
     ``team`` is None when the plan gives the flag to everyone on ``day``. ``day`` is
-    None when no date in the plan turns the flag on for the user.
+    None when no date in the plan turns the flag on for the user. ``killed`` is
+    True when the kill switch of the flag, or of one of its prerequisites, is pulled.
     """
 
     killed: bool = False
@@ -107,7 +120,33 @@ def _override_reason(override: OverrideInfo, depth: int) -> Reason:
     return Reason(OVERRIDE, override.enabled, Message(template, values), depth)
 
 
+def _in_share(wave: Wave, subject: Subject) -> bool:
+    """Return whether the user's bucket in ``wave`` is within the wave's percent."""
+    if wave.percent >= 100:
+        return True
+    return normalized_hash(wave.name, str(subject.user_id)) <= wave.percent
+
+
+def _next_wave(waves: list[Wave], subject: Subject, day: dt.date) -> str | None:
+    """Return the wave that gives the feature to ``subject`` first after ``day``."""
+    coming = [
+        wave
+        for wave in waves
+        if wave.start > day
+        and wave.includes_team(subject.team)
+        and _in_share(wave, subject)
+    ]
+    if not coming:
+        return None
+    return min(coming, key=lambda wave: wave.start).name
+
+
 def _wave_reason(wave: Wave, subject: Subject, day: dt.date, depth: int) -> Reason:
+    reason = _wave_step(wave, subject, day)
+    return Reason(WAVE, reason[0], reason[1], depth, wave.name)
+
+
+def _wave_step(wave: Wave, subject: Subject, day: dt.date) -> tuple[bool, Message]:
     values = {
         "wave": wave.name,
         "start": wave.start,
@@ -123,19 +162,27 @@ def _wave_reason(wave: Wave, subject: Subject, day: dt.date, depth: int) -> Reas
             )
         else:
             template = _("Wave %(wave)s is for teams %(teams)s, not %(team)s.")
-        return Reason(WAVE, False, Message(template, values), depth)
-    if day < wave.start:
-        template = _("Wave %(wave)s starts on %(start)s, after %(day)s.")
-        return Reason(WAVE, False, Message(template, values), depth)
+        return False, Message(template, values)
     if wave.percent < 100:
         values["bucket"] = normalized_hash(wave.name, str(subject.user_id))
+    if day < wave.start and wave.percent < 100 and values["bucket"] > wave.percent:
+        template = _(
+            "Wave %(wave)s starts on %(start)s, after %(day)s, and it will give the "
+            "feature to %(percent)s%% of its users. This user's bucket, %(bucket)s "
+            "of 100, is above that share."
+        )
+        return False, Message(template, values)
+    if day < wave.start:
+        template = _("Wave %(wave)s starts on %(start)s, after %(day)s.")
+        return False, Message(template, values)
+    if wave.percent < 100:
         if values["bucket"] > wave.percent:
             template = _(
                 "Wave %(wave)s gives the feature to %(percent)s%% of its "
                 "users, and this user's bucket, %(bucket)s of 100, is above "
                 "that share."
             )
-            return Reason(WAVE, False, Message(template, values), depth)
+            return False, Message(template, values)
         template = _(
             "Wave %(wave)s gives the feature to %(percent)s%% of its users "
             "since %(start)s, and this user's bucket, %(bucket)s of 100, is "
@@ -147,7 +194,7 @@ def _wave_reason(wave: Wave, subject: Subject, day: dt.date, depth: int) -> Reas
         template = _(
             "Wave %(wave)s gives the feature to team %(team)s since %(start)s."
         )
-    return Reason(WAVE, True, Message(template, values), depth)
+    return True, Message(template, values)
 
 
 def _training_reason(spec: FlagSpec, subject: Subject, depth: int) -> Reason:
@@ -168,10 +215,12 @@ def _decide_own(
     day: dt.date,
     reasons: list[Reason],
     depth: int,
-) -> tuple[bool, str | None]:
-    """Decide a flag without its prerequisites; return the result and the wave used.
+) -> tuple[bool, str | None, str | None]:
+    """Decide a flag without its prerequisites.
 
-    This is what Unleash calls the parent's own check: the switch and strategies.
+    Return the result, the wave that gave the flag and, when no wave has given it
+    yet, the wave that will. This is what Unleash calls the parent's own check: the
+    switch and strategies.
     """
     kill_switch = snapshot.kill_switches.get(spec.name)
     if kill_switch is not None:
@@ -188,34 +237,35 @@ def _decide_own(
             },
         )
         reasons.append(Reason(KILL_SWITCH, False, message, depth))
-        return False, None
+        return False, None, None
 
     user_override = snapshot.user_override(spec.name, subject.user_id)
     if user_override is not None:
         reasons.append(_override_reason(user_override, depth))
-        return user_override.enabled, None
+        return user_override.enabled, None, None
     team_override = snapshot.team_override(spec.name, subject.team)
     if team_override is not None:
         reasons.append(_override_reason(team_override, depth))
-        return team_override.enabled, None
+        return team_override.enabled, None, None
 
     plan = snapshot.plan
     wave_name = None
     if plan.is_phased:
-        for wave in plan.waves_of(spec):
+        waves = plan.waves_of(spec)
+        for wave in waves:
             reason = _wave_reason(wave, subject, day, depth)
             reasons.append(reason)
             if reason.passed:
                 wave_name = wave.name
                 break
         else:
-            return False, None
+            return False, None, _next_wave(waves, subject, day)
     else:
         values = {"cutover": plan.cutover, "day": day}
         if day < plan.cutover:
             template = _("The cutover is on %(cutover)s, after %(day)s.")
             reasons.append(Reason(CUTOVER, False, Message(template, values), depth))
-            return False, None
+            return False, None, None
         template = _(
             "The cutover on %(cutover)s has passed, so every user gets the feature."
         )
@@ -224,8 +274,8 @@ def _decide_own(
     if spec.training:
         reason = _training_reason(spec, subject, depth)
         reasons.append(reason)
-        return reason.passed, wave_name
-    return True, wave_name
+        return reason.passed, wave_name, None
+    return True, wave_name, None
 
 
 def decide(snapshot: Snapshot, flag: str, subject: Subject, day: dt.date) -> Decision:
@@ -246,7 +296,7 @@ def decide(snapshot: Snapshot, flag: str, subject: Subject, day: dt.date) -> Dec
 
     for name in spec.requires:
         prerequisite_reasons: list[Reason] = []
-        met, _wave = _decide_own(
+        met, _wave, _next = _decide_own(
             snapshot, plan.flag(name), subject, day, prerequisite_reasons, 1
         )
         if met:
@@ -261,8 +311,8 @@ def decide(snapshot: Snapshot, flag: str, subject: Subject, day: dt.date) -> Dec
         if not met:
             return Decision(flag, False, tuple(reasons))
 
-    enabled, wave = _decide_own(snapshot, spec, subject, day, reasons, 0)
-    return Decision(flag, enabled, tuple(reasons), wave)
+    enabled, wave, next_wave = _decide_own(snapshot, spec, subject, day, reasons, 0)
+    return Decision(flag, enabled, tuple(reasons), wave, next_wave)
 
 
 def forecast(
@@ -273,11 +323,12 @@ def forecast(
     Each later start date of the plan is tried in turn with the same kill switches,
     overrides and training passes, so the result assumes none of them changes.
     """
-    if flag in snapshot.kill_switches:
-        return Forecast(killed=True)
     plan = snapshot.plan
-    if plan is None or plan.flag(flag) is None:
-        return Forecast()
+    spec = plan.flag(flag) if plan is not None else None
+    if spec is None:
+        return Forecast(killed=flag in snapshot.kill_switches)
+    if any(name in snapshot.kill_switches for name in (flag, *spec.requires)):
+        return Forecast(killed=True)
     waiting_module = decide(snapshot, flag, subject, today).waits_for_training
     if waiting_module:
         return Forecast(training=waiting_module)
@@ -292,3 +343,23 @@ def forecast(
             team = subject.team if gets_team else None
             return Forecast(day=day, team=team, training=module)
     return Forecast()
+
+
+def no_team_note(
+    snapshot: Snapshot, decision: Decision, subject: Subject
+) -> Message | None:
+    """Return a note for a user without a team whom the waves leave without the flag.
+
+    Waves that name teams never include such a user, which the wave steps alone do
+    not make obvious.
+    """
+    plan = snapshot.plan
+    if decision.enabled or subject.team is not None or plan is None:
+        return None
+    if not plan.is_phased or decision.deciding.kind != WAVE:
+        return None
+    template = _(
+        "This user has no team, so only a wave with teams: all or an override can "
+        "give them %(flag)s."
+    )
+    return Message(template, {"flag": decision.flag})

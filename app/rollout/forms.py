@@ -85,6 +85,12 @@ class RemoveOverrideForm(FlaskForm):
     submit = SubmitField(_l("Remove override"))
 
 
+class RevokePassForm(FlaskForm):
+    """Revoke one module pass; the form carries only the CSRF token."""
+
+    submit = SubmitField(_l("Revoke"))
+
+
 class ModulePassForm(FlaskForm):
     user_email = EmailField(
         _l("User's email"), validators=[DataRequired(), Length(max=254)]

@@ -10,7 +10,10 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from app.rollout.plan_file import PlanWarning
 
 BIG_BANG = "big_bang"
 PHASED = "phased"
@@ -47,7 +50,8 @@ class FlagSpec:
     """The plan's settings of one feature flag.
 
     ``waves`` lists the waves that give the flag, in plan order; it is empty in a
-    big-bang plan.
+    big-bang plan. ``description`` is empty when the plan gives none, and the pages
+    then show the description from ``app.rollout.catalogue``.
     """
 
     name: str
@@ -65,6 +69,8 @@ class Plan:
     cutover: dt.date | None
     waves: tuple[Wave, ...]
     flags: tuple[FlagSpec, ...]
+    warnings: tuple[PlanWarning, ...] = field(default=(), compare=False)
+    """Problems that do not reject the plan, from validation; a stored plan has none."""
     _flags_by_name: dict[str, FlagSpec] = field(init=False, repr=False, compare=False)
     _waves_by_name: dict[str, Wave] = field(init=False, repr=False, compare=False)
 

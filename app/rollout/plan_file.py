@@ -2,8 +2,10 @@
 
 The plan is validated strictly: every problem becomes a ``PlanError`` with the line
 it was found on and what to write instead, and a plan with any error is rejected as a
-whole. The reader walks the nodes that PyYAML composes, not the constructed Python
-values, because only the nodes keep line numbers and duplicate keys.
+whole. A valid plan may carry ``PlanWarning``s: things that are legal but probably
+not meant, listed by ``app.rollout.plan_warnings``. The reader walks the nodes that
+PyYAML composes, not the constructed Python values, because only the nodes keep line
+numbers and duplicate keys.
 
 A plan looks like this::
 
@@ -13,9 +15,9 @@ A plan looks like this::
         start: 2013-06-01
         teams: [country-406]    # or the word all
         percent: 50             # optional share of those teams' users, 1 to 100
-    flags:
+    flags:                      # only the flags of app.rollout.catalogue
       worklist:
-        description: Prioritised worklist.
+        description: Prioritised worklist.   # optional, default from the catalogue
         requires: [other_flag]  # optional prerequisites
         training: worklist-101  # optional module the user must have passed
         waves: [pilot]          # optional, phased plans only; default every wave
@@ -23,6 +25,7 @@ A plan looks like this::
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import difflib
 import re
@@ -33,7 +36,14 @@ from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.reader import ReaderError
 
+from app.rollout.catalogue import (
+    FLAG_CATALOGUE,
+    KNOWN_FLAGS,
+    closest_flag,
+    unknown_flag_message,
+)
 from app.rollout.messages import Message, _
 from app.rollout.plan import (
     ALL_TEAMS,
@@ -45,17 +55,39 @@ from app.rollout.plan import (
     Plan,
     Wave,
 )
+from app.rollout.plan_warnings import PlanLines, plan_warnings
+from app.rollout.yaml_syntax import (
+    explain_marked_error,
+    explain_reader_error,
+    find_tab_indentation,
+)
 
 PLAN_KEYS = ("strategy", "cutover", "waves", "flags")
 WAVE_KEYS = ("name", "start", "teams", "percent")
 FLAG_KEYS = ("description", "requires", "training", "waves")
 DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
+MIN_YEAR = 2000
+MAX_YEAR = 2100
 MAX_LISTED_CHOICES = 10
+PLAN_EXAMPLE = "    strategy: big_bang\n    cutover: 2013-09-02\n    flags: {}"
 
 
 @dataclass(frozen=True)
 class PlanError:
     """A problem in a plan file: its line (1-based, None for the whole file) and why."""
+
+    line: int | None
+    message: Message
+
+    def __str__(self) -> str:
+        if self.line is None:
+            return str(self.message)
+        return f"line {self.line}: {self.message}"
+
+
+@dataclass(frozen=True)
+class PlanWarning:
+    """Something legal in a plan file that is probably a mistake, and on which line."""
 
     line: int | None
     message: Message
@@ -101,30 +133,36 @@ def read_plan(path: str | Path, known_teams: Collection[str] | None = None) -> P
 
 
 def parse_plan(text: str, known_teams: Collection[str] | None = None) -> Plan:
-    """Validate the YAML ``text`` of a plan; raise PlanInvalid listing every error."""
+    """Validate the YAML ``text`` of a plan; raise PlanInvalid listing every error.
+
+    The plan returned carries the warnings of ``app.rollout.plan_warnings``.
+    """
+    tab_lines = find_tab_indentation(text)
+    if tab_lines:
+        raise PlanInvalid(PlanError(line, message) for line, message in tab_lines)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        message = Message(
-            _(
-                "The file is not valid YAML (%(problem)s). Check the indentation, "
-                "the colons and the dashes on this line."
-            ),
-            {"problem": error.problem or error.context or "syntax error"},
-        )
-        raise PlanInvalid(
-            [PlanError(mark.line + 1 if mark else None, message)]
-        ) from None
+        raise PlanInvalid([PlanError(*explain_marked_error(error))]) from None
+    except ReaderError as error:
+        raise PlanInvalid([PlanError(*explain_reader_error(error, text))]) from None
     reader = _PlanReader(known_teams)
     plan = reader.read(root)
     if reader.errors or plan is None:
         raise PlanInvalid(reader.errors)
-    return plan
+    found = plan_warnings(plan, reader.lines)
+    warnings = [PlanWarning(line, message) for line, message in found]
+    warnings.sort(key=lambda warning: warning.line or 0)
+    return dataclasses.replace(plan, warnings=tuple(warnings))
 
 
 def _line(node: Node) -> int:
     return node.start_mark.line + 1
+
+
+def _is_null(node: Node) -> bool:
+    """Return whether ``node`` has no value at all, as after ``key:`` alone."""
+    return isinstance(node, ScalarNode) and node.tag.endswith(":null")
 
 
 def _is_empty(node: Node) -> bool:
@@ -159,6 +197,21 @@ class _PlanReader:
         # Keys suggested for misspelled keys, by mapping node, so that a misspelled
         # key is not reported a second time as missing.
         self.suggested: dict[int, set[str]] = {}
+        # Flags suggested for misspelled flag names, so that a prerequisite naming
+        # the flag is not reported a second time as missing from the plan.
+        self.suggested_flags: set[str] = set()
+        self.requires_lines: dict[tuple[str, str], int] = {}
+        self.training_lines: dict[str, int] = {}
+        self.wave_lines: dict[str, int] = {}
+
+    @property
+    def lines(self) -> PlanLines:
+        """Return the lines of the prerequisites, training keys and waves."""
+        return PlanLines(
+            requires=self.requires_lines,
+            training=self.training_lines,
+            waves=self.wave_lines,
+        )
 
     def error(self, node: Node | int | None, template: str, **values: Any) -> None:
         line = _line(node) if isinstance(node, Node) else node
@@ -291,6 +344,20 @@ class _PlanReader:
                 key=key,
                 value=value,
             )
+            return None
+        if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+            self.error(
+                node,
+                _(
+                    "Invalid year in %(value)s for %(key)s. Write a year from "
+                    "%(min)s to %(max)s."
+                ),
+                key=key,
+                value=value,
+                min=MIN_YEAR,
+                max=MAX_YEAR,
+            )
+            return None
         return parsed
 
     def names(self, key: str, node: Node, example: str) -> list[tuple[str, Node]]:
@@ -339,9 +406,10 @@ class _PlanReader:
             self.error(
                 root,
                 _(
-                    "The plan must be a mapping with the keys strategy, flags and "
-                    "either cutover or waves."
+                    "The plan must start with strategy:, and each of its keys must "
+                    "start a line of its own, for example:\n%(example)s"
                 ),
+                example=PLAN_EXAMPLE,
             )
             return None
         entries = self.mapping(root, PLAN_KEYS)
@@ -359,6 +427,7 @@ class _PlanReader:
                     ),
                 )
             else:
+                # Without a valid strategy the date is still checked on its own.
                 cutover = self.date("cutover", value_node)
         elif strategy == BIG_BANG:
             self.missing(
@@ -370,7 +439,9 @@ class _PlanReader:
                 ),
             )
 
-        waves: list[Wave] = []
+        # The waves that flags may name, or None when the flags' waves cannot be
+        # checked because the strategy or the list of waves is broken.
+        waves: list[Wave] | None = None
         if "waves" in entries:
             key_node, value_node = entries["waves"]
             if strategy == BIG_BANG:
@@ -382,7 +453,7 @@ class _PlanReader:
                         "strategy: phased."
                     ),
                 )
-            elif strategy == PHASED:
+            else:
                 waves = self.waves(value_node)
         elif strategy == PHASED:
             self.missing(
@@ -396,21 +467,24 @@ class _PlanReader:
 
         flags: list[FlagSpec] = []
         if "flags" in entries:
-            flags = self.flags(entries["flags"][1], strategy, waves)
+            flags = self.flags(entries["flags"], strategy, waves)
         else:
             self.missing(
                 root,
                 "flags",
                 _(
-                    "The plan lists no flags. Add flags: with one entry per feature, "
-                    "each with a description."
+                    "The plan lists no flags. Add flags: followed by one indented "
+                    "line per feature, such as '  worklist:'."
                 ),
             )
 
         if self.errors or strategy is None:
             return None
         return Plan(
-            strategy=strategy, cutover=cutover, waves=tuple(waves), flags=tuple(flags)
+            strategy=strategy,
+            cutover=cutover,
+            waves=tuple(waves or ()),
+            flags=tuple(flags),
         )
 
     def strategy(
@@ -446,7 +520,8 @@ class _PlanReader:
 
     # --- waves -----------------------------------------------------------------------
 
-    def waves(self, node: Node) -> list[Wave]:
+    def waves(self, node: Node) -> list[Wave] | None:
+        """Return the waves, or None when ``waves`` is not a list of waves at all."""
         if not isinstance(node, SequenceNode) or not node.value:
             self.error(
                 node,
@@ -455,7 +530,7 @@ class _PlanReader:
                     "its own line with '- name:'."
                 ),
             )
-            return []
+            return None
         waves: list[Wave] = []
         first_lines: dict[str, int] = {}
         for item in node.value:
@@ -474,6 +549,7 @@ class _PlanReader:
                 )
                 continue
             first_lines[wave.name] = _line(item)
+            self.wave_lines[wave.name] = _line(item)
             waves.append(wave)
         return waves
 
@@ -518,6 +594,12 @@ class _PlanReader:
     def teams(self, node: Node) -> tuple[str, ...] | None:
         if isinstance(node, ScalarNode) and node.value.strip() == ALL_TEAMS:
             return None
+        if isinstance(node, ScalarNode) and node.value.strip().lower() == ALL_TEAMS:
+            self.error(
+                node,
+                _("Write all in lower case: teams: all."),
+            )
+            return None
         if isinstance(node, ScalarNode) and node.value.strip():
             self.error(
                 node,
@@ -534,9 +616,31 @@ class _PlanReader:
                 node,
                 _("teams is empty. List at least one team code, or write teams: all."),
             )
+        codes = []
         for code, item in items:
+            if code.lower() == ALL_TEAMS:
+                self.all_in_list(item, alone=len(items) == 1)
+                continue
             self.check_team(code, item)
-        return tuple(code for code, _item in items)
+            codes.append(code)
+        return tuple(codes)
+
+    def all_in_list(self, node: Node, alone: bool) -> None:
+        """Report the word all inside a list, where it would read as a team code."""
+        if alone:
+            self.error(
+                node,
+                _("Write teams: all alone, without brackets, to include every user."),
+            )
+        else:
+            self.error(
+                node,
+                _(
+                    "all cannot be listed with team codes. Write teams: all alone, "
+                    "without brackets, to include every user, or list team codes "
+                    "only."
+                ),
+            )
 
     def check_team(self, code: str, node: Node) -> None:
         if self.known_teams is None or code in self.known_teams:
@@ -577,93 +681,101 @@ class _PlanReader:
     # --- flags -----------------------------------------------------------------------
 
     def flags(
-        self, node: Node, strategy: str | None, waves: list[Wave]
+        self,
+        entry: tuple[ScalarNode, Node],
+        strategy: str | None,
+        waves: list[Wave] | None,
     ) -> list[FlagSpec]:
-        if isinstance(node, ScalarNode) and node.tag.endswith(":null"):
+        key_node, node = entry
+        if _is_null(node):
+            self.error(
+                key_node,
+                _(
+                    "flags has no value. Add one indented line per feature below it, "
+                    "such as '  worklist:', or write flags: {} for a plan that turns "
+                    "nothing on."
+                ),
+            )
             return []
         if not isinstance(node, MappingNode):
             self.error(
                 node,
                 _(
-                    "flags must be a mapping from each flag name to its settings, such "
-                    "as 'worklist:' followed by an indented description."
+                    "flags must be a mapping from each flag name to its settings. "
+                    "Write each flag on its own indented line, such as '  worklist:'."
                 ),
             )
             return []
         entries = self.mapping(node, None)
-        wave_names = [wave.name for wave in waves]
         specs: list[FlagSpec] = []
         requires_nodes: dict[str, dict[str, Node]] = {}
-        for flag_name, (key_node, value_node) in entries.items():
-            if not NAME_PATTERN.match(flag_name):
-                self.error(
-                    key_node,
-                    _(
-                        "Invalid flag name %(value)s. Use letters, digits, '-', '_' or "
-                        "'.', starting with a letter or a digit."
-                    ),
-                    value=flag_name,
-                )
+        for flag_name, (flag_key, value_node) in entries.items():
+            if flag_name not in FLAG_CATALOGUE:
+                self.unknown_flag(flag_key)
                 continue
-            spec, requires = self.flag(
-                flag_name, key_node, value_node, strategy, wave_names
-            )
+            spec, requires = self.flag(flag_name, value_node, strategy, waves)
             if spec is not None:
                 specs.append(spec)
                 requires_nodes[flag_name] = requires
         self.check_prerequisites(specs, requires_nodes)
         return specs
 
+    def unknown_flag(self, node: ScalarNode) -> None:
+        """Report a flag name that Cadence does not have, with the closest one."""
+        suggestion = closest_flag(node.value)
+        if suggestion:
+            self.suggested_flags.add(suggestion)
+        self.errors.append(PlanError(_line(node), unknown_flag_message(node.value)))
+
     def flag(
         self,
         name: str,
-        key_node: ScalarNode,
         node: Node,
         strategy: str | None,
-        wave_names: list[str],
+        waves: list[Wave] | None,
     ) -> tuple[FlagSpec | None, dict[str, Node]]:
-        """Read one flag; return it with the node of each prerequisite it names."""
+        """Read one flag; return it with the node of each prerequisite it names.
+
+        A flag with no settings, written ``worklist:`` alone, gets the defaults.
+        """
+        wave_names = [wave.name for wave in waves or ()]
+        if _is_null(node):
+            return FlagSpec(name=name, description="", waves=tuple(wave_names)), {}
         if not isinstance(node, MappingNode):
             self.error(
-                key_node,
+                node,
                 _(
-                    "Flag %(flag)s needs its settings as an indented mapping, at least "
-                    "description: followed by one sentence."
+                    "The settings of flag %(flag)s must be an indented mapping, such "
+                    "as description: and one sentence on the next line, or nothing "
+                    "after the colon."
                 ),
                 flag=name,
             )
             return None, {}
 
         entries = self.mapping(node, FLAG_KEYS)
-        description = None
+        description = ""
         if "description" in entries:
-            description = self.text("description", entries["description"][1])
-        else:
-            self.missing(
-                node,
-                "description",
-                at=key_node,
-                template=_(
-                    "Flag %(flag)s has no description. Add description: followed by "
-                    "one sentence that says what the feature does."
-                ),
-                flag=name,
-            )
+            description = self.text("description", entries["description"][1]) or ""
 
         requires: dict[str, Node] = {}
         if "requires" in entries:
             items = self.names("requires", entries["requires"][1], "worklist")
             requires = dict(items)
+            for prerequisite, item in items:
+                self.requires_lines[(name, prerequisite)] = _line(item)
         training = None
         if "training" in entries:
-            training = self.name("training", entries["training"][1])
+            training_node = entries["training"][1]
+            training = self.name("training", training_node)
+            self.training_lines[name] = _line(training_node)
         flag_waves = tuple(wave_names)
         if "waves" in entries:
-            flag_waves = self.flag_waves(entries["waves"], strategy, wave_names)
+            flag_waves = self.flag_waves(entries["waves"], strategy, waves)
 
         spec = FlagSpec(
             name=name,
-            description=description or "",
+            description=description,
             requires=tuple(requires),
             training=training,
             waves=flag_waves,
@@ -674,8 +786,13 @@ class _PlanReader:
         self,
         entry: tuple[ScalarNode, Node],
         strategy: str | None,
-        wave_names: list[str],
+        waves: list[Wave] | None,
     ) -> tuple[str, ...]:
+        """Return the waves a flag names, in plan order.
+
+        The names are not checked when ``waves`` is None, because the strategy or
+        the plan's list of waves has an error of its own already.
+        """
         key_node, value_node = entry
         if strategy == BIG_BANG:
             self.error(
@@ -695,6 +812,9 @@ class _PlanReader:
                     "one wave, or remove waves to give the flag in every wave."
                 ),
             )
+        if waves is None:
+            return ()
+        wave_names = [wave.name for wave in waves]
         chosen = []
         for wave_name, item in items:
             if wave_name in wave_names:
@@ -726,35 +846,15 @@ class _PlanReader:
         Unleash evaluates one level of dependencies only: a parent feature must not
         depend on another feature, so the plan may not chain prerequisites either.
         """
-        known = [spec.name for spec in specs]
+        in_plan = [spec.name for spec in specs]
         graph: dict[str, list[str]] = {}
         for spec in specs:
             graph[spec.name] = []
             for prerequisite, node in requires_nodes[spec.name].items():
-                if prerequisite in known:
+                if prerequisite in in_plan:
                     graph[spec.name].append(prerequisite)
-                    continue
-                suggestion = _closest(prerequisite, known)
-                if suggestion:
-                    self.error(
-                        node,
-                        _(
-                            "Unknown prerequisite %(flag)s. Did you mean "
-                            "%(suggestion)s?"
-                        ),
-                        flag=prerequisite,
-                        suggestion=suggestion,
-                    )
                 else:
-                    self.error(
-                        node,
-                        _(
-                            "Unknown prerequisite %(flag)s. Flags of this plan: "
-                            "%(known)s."
-                        ),
-                        flag=prerequisite,
-                        known=_listing(known),
-                    )
+                    self.missing_prerequisite(spec.name, prerequisite, node)
 
         in_cycle: set[str] = set()
         for cycle in _find_cycles(graph):
@@ -787,6 +887,43 @@ class _PlanReader:
                     prerequisite=prerequisite,
                     parents=", ".join(parents),
                 )
+
+    def missing_prerequisite(self, flag: str, prerequisite: str, node: Node) -> None:
+        """Report a prerequisite that is not a flag of the plan.
+
+        Suggestions come from the catalogue, so a misspelled flag of the plan is
+        never offered as the fix.
+        """
+        if prerequisite in FLAG_CATALOGUE:
+            if prerequisite in self.suggested_flags:
+                # The plan's misspelling of this flag was reported already.
+                return
+            self.error(
+                node,
+                _(
+                    "Prerequisite %(prerequisite)s is not in this plan, so %(flag)s "
+                    "would stay off for everyone. Add %(prerequisite)s under flags:, "
+                    "or remove it from requires."
+                ),
+                prerequisite=prerequisite,
+                flag=flag,
+            )
+            return
+        suggestion = closest_flag(prerequisite)
+        if suggestion:
+            self.error(
+                node,
+                _("Unknown prerequisite %(flag)s. Did you mean %(suggestion)s?"),
+                flag=prerequisite,
+                suggestion=suggestion,
+            )
+        else:
+            self.error(
+                node,
+                _("Unknown prerequisite %(flag)s. The flags of Cadence are %(known)s."),
+                flag=prerequisite,
+                known=", ".join(KNOWN_FLAGS),
+            )
 
 
 def _find_cycles(graph: Mapping[str, list[str]]) -> list[list[str]]:

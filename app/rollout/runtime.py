@@ -11,9 +11,15 @@ Reading a flag uses the snapshot as it is. At most every ``ROLLOUT_REFRESH_SECON
   kill switch or override change.
 
 So a change reaches every worker within that interval plus the time to the next
-request. A file that fails validation never replaces the plan in force. That plan
-stays the last valid file, taken from the database when another worker saw a newer
-valid file, or from this process's memory when the database has none.
+request. The worker that makes a kill switch or override change reloads at once, in
+the same request, so its next page shows the change.
+
+A file that fails validation never replaces the plan in force. That plan stays the
+last valid content of the same file path: from the database, where the serving app
+stores it with its path, or from this process's memory. Only a refresh inside a
+request stores it, so command-line runs, which may read another plan file, never
+replace the server's last good plan. The database keeps one last good plan, so
+servers that share a database should read the same plan file path.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, current_app, has_request_context
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -49,6 +55,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_REFRESH_SECONDS = 2.0
 EXTENSION_KEY = "cadence_rollout"
+MAX_ACTOR_LABEL = 254
+"""Length of ``audit_log.actor_label``, which stores the plan file path."""
 
 PLAN_FROM_FILE = "file"
 PLAN_FROM_DATABASE = "database"
@@ -209,15 +217,28 @@ class RolloutRuntime:
         self._file_plan: Plan | None = None
         self._file_text = ""
         self._memory_plan: Plan | None = None
-        self._saved_digest: str | None = None
-        self._state_row: tuple[int, str | None] | None = None
-        self._database_plan: tuple[str | None, Plan | None] = (None, None)
+        """The last valid plan of ``self._path`` that this process read."""
+        self._recorded: tuple[str | None, str] | None = None
+        """The (digest, path) this process last stored, or found stored."""
+        self._state_row: tuple[int, str | None, dt.datetime | None] | None = None
+        self._stored: tuple[tuple | None, StoredPlan | None] = (None, None)
         self.exposed: set[tuple[int, str]] = set()
         """(user id, flag) pairs whose exposure is stored already."""
 
-    def invalidate(self) -> None:
-        """Make the next read refresh, for example after this process changed a row."""
-        self._checked_at = 0.0
+    @property
+    def last_snapshot(self) -> Snapshot | None:
+        """Return the snapshot in hand, without refreshing it."""
+        return self._snapshot
+
+    def reload(self, app: Flask) -> Snapshot:
+        """Refresh now, whether due or not, and return the new snapshot.
+
+        A request that changed a kill switch or an override calls it before it
+        redirects, so the page it redirects to shows the change.
+        """
+        with self._lock:
+            self._refresh(app.config["FEATURE_FLAGS_PATH"])
+            return self._snapshot
 
     def snapshot(self, app: Flask) -> Snapshot:
         """Return the current snapshot, refreshing it first when it is due."""
@@ -236,15 +257,24 @@ class RolloutRuntime:
 
     def _refresh(self, path: str) -> None:
         if path != self._path:
+            # Nothing read from another file may stand in for this one.
             self._path = path
             self._file_signature = None
             self._file_digest = None
+            self._file_plan = None
+            self._file_errors = ()
+            self._memory_plan = None
+            self._recorded = None
+        must_record = False
         try:
             with db.engine.connect() as connection:
                 plan_changed = self._check_file(path, connection)
                 state_changed = self._read_state(connection)
                 if plan_changed or state_changed or self._snapshot is None:
                     self._rebuild(path, connection)
+                must_record = has_request_context() and self._must_record(
+                    path, connection
+                )
             self._last_failure = ""
         except SQLAlchemyError as error:
             # Keep serving the snapshot in hand; the next read tries again.
@@ -253,9 +283,29 @@ class RolloutRuntime:
             )
             if self._snapshot is None:
                 self._rebuild_without_database(path)
-        if self._file_plan is not None and self._file_digest != self._saved_digest:
+        if must_record:
             self._save_plan(self._file_plan, self._file_digest, self._file_text, path)
         self._checked_at = time.monotonic()
+
+    def _must_record(self, path: str, connection: Connection) -> bool:
+        """Return whether the valid file in force differs from the stored last good one.
+
+        When the stored plan belongs to another path, it is replaced only when this
+        process first reads the file, when the file's valid content changes, or when
+        the file becomes valid again. So two servers with different plan files do
+        not take turns replacing each other's plan at every refresh.
+        """
+        if self._file_plan is None:
+            return False
+        mine = (self._file_digest, path)
+        stored = self._stored_plan(connection)
+        stored_key = (stored.digest, stored.path) if stored else None
+        if stored_key == mine:
+            self._recorded = mine
+            return False
+        if stored is None or stored.path in (None, path):
+            return True
+        return self._recorded != mine
 
     def _check_file(self, path: str, connection: Connection) -> bool:
         """Validate the plan file again if its bytes changed; return whether they did.
@@ -310,47 +360,60 @@ class RolloutRuntime:
             )
         elif plan is not None and changed:
             logger.info("rollout plan %s loaded (%s)", self._path, digest)
+            for warning in plan.warnings:
+                logger.info("rollout plan %s: %s", self._path, warning)
         self._file_digest = digest
         self._file_plan = plan
         self._file_text = text
         self._file_errors = errors
         if plan is not None:
             self._memory_plan = plan
+        else:
+            # Once the file is valid again, its plan is stored again unless the
+            # database contains it already.
+            self._recorded = None
         return changed
 
     def _read_state(self, connection: Connection) -> bool:
-        """Read the shared version and plan digest; return whether either changed."""
+        """Read the shared version and the stored plan's digest and time.
+
+        Return whether any of them changed since the last read.
+        """
         row = connection.execute(
-            select(RolloutState.version, RolloutState.plan_digest).where(
-                RolloutState.id == STATE_ROW_ID
-            )
+            select(
+                RolloutState.version,
+                RolloutState.plan_digest,
+                RolloutState.plan_saved_at,
+            ).where(RolloutState.id == STATE_ROW_ID)
         ).first()
-        state_row = (row.version, row.plan_digest) if row else (0, None)
+        state_row = tuple(row) if row else (0, None, None)
         changed = state_row != self._state_row
         self._state_row = state_row
         return changed
 
-    def _database_plan_for(self, connection: Connection) -> Plan | None:
-        digest = self._state_row[1] if self._state_row else None
-        if digest is None:
+    def _stored_plan(self, connection: Connection) -> StoredPlan | None:
+        """Return the stored last good plan, read again only when it was replaced."""
+        key = self._state_row[1:] if self._state_row else None
+        if key is None or key[0] is None:
             return None
-        cached_digest, cached_plan = self._database_plan
-        if digest == cached_digest:
-            return cached_plan
+        cached_key, cached = self._stored
+        if key == cached_key:
+            return cached
         data = connection.scalar(
             select(RolloutState.plan_json).where(RolloutState.id == STATE_ROW_ID)
         )
-        plan = Plan.from_json(data) if data else None
-        self._database_plan = (digest, plan)
-        return plan
+        stored = StoredPlan.from_column(key[0], data)
+        self._stored = (key, stored)
+        return stored
 
     def _choose_plan(self, connection: Connection | None) -> tuple[Plan | None, str]:
+        path = self._path
         if self._file_plan is not None:
             return self._file_plan, PLAN_FROM_FILE
         if connection is not None:
-            plan = self._database_plan_for(connection)
-            if plan is not None:
-                return plan, PLAN_FROM_DATABASE
+            stored = self._stored_plan(connection)
+            if stored is not None and stored.path == path:
+                return stored.plan, PLAN_FROM_DATABASE
         if self._memory_plan is not None:
             return self._memory_plan, PLAN_FROM_MEMORY
         return None, NO_PLAN
@@ -385,27 +448,36 @@ class RolloutRuntime:
         )
 
     def _save_plan(self, plan: Plan, digest: str | None, text: str, path: str) -> None:
-        """Store a newly valid plan as the last good one and audit the change once.
+        """Store the valid plan in force as the last good one, and audit it once.
 
-        Several workers may see the same new file at once. The UPDATE only matches
-        while the stored digest differs, so exactly one of them records the change.
+        Several workers may see the same new file at once. The UPDATE matches only
+        while the row is still the one this worker read, so exactly one of them
+        records the change.
         """
         values = {
             "plan_digest": digest,
             "plan_source": text,
-            "plan_json": plan.to_json(),
+            "plan_json": StoredPlan(digest, path, plan).to_column(),
             "plan_saved_at": utcnow(),
         }
         try:
             with db.engine.begin() as connection:
-                previous = connection.scalar(
-                    select(RolloutState.plan_digest).where(
-                        RolloutState.id == STATE_ROW_ID
-                    )
-                )
-                if previous == digest:
+                row = connection.execute(
+                    select(
+                        RolloutState.plan_digest,
+                        RolloutState.plan_saved_at,
+                        RolloutState.plan_json,
+                    ).where(RolloutState.id == STATE_ROW_ID)
+                ).first()
+                previous = None
+                if row is not None and row.plan_digest is not None:
+                    previous = StoredPlan.from_column(row.plan_digest, row.plan_json)
+                if previous is not None and (previous.digest, previous.path) == (
+                    digest,
+                    path,
+                ):
                     changed = False
-                elif previous is None and not _state_row_exists(connection):
+                elif row is None:
                     connection.execute(
                         insert(RolloutState).values(
                             id=STATE_ROW_ID, version=0, **values
@@ -417,8 +489,12 @@ class RolloutRuntime:
                         update(RolloutState)
                         .where(
                             RolloutState.id == STATE_ROW_ID,
-                            (RolloutState.plan_digest != digest)
-                            | RolloutState.plan_digest.is_(None),
+                            RolloutState.plan_digest.is_not_distinct_from(
+                                row.plan_digest
+                            ),
+                            RolloutState.plan_saved_at.is_not_distinct_from(
+                                row.plan_saved_at
+                            ),
                         )
                         .values(**values)
                     )
@@ -426,15 +502,7 @@ class RolloutRuntime:
                 if changed:
                     connection.execute(
                         insert(AuditEntry).values(
-                            actor_label="plan file",
-                            action="rollout.plan",
-                            target=os.path.basename(path),
-                            before={"digest": previous},
-                            after={
-                                "digest": digest,
-                                "strategy": plan.strategy,
-                                "flags": plan.flag_names,
-                            },
+                            _plan_audit_values(plan, digest, path, previous)
                         )
                     )
         except IntegrityError:
@@ -443,7 +511,7 @@ class RolloutRuntime:
         except SQLAlchemyError as error:
             self._log_failure(f"storing the rollout plan {digest} failed", error)
             return
-        self._saved_digest = digest
+        self._recorded = (digest, path)
 
     def _log_failure(self, context: str, error: Exception) -> None:
         """Log a database failure once, not at every check while it lasts."""
@@ -453,11 +521,55 @@ class RolloutRuntime:
             self._last_failure = text
 
 
-def _state_row_exists(connection: Connection) -> bool:
-    found = connection.scalar(
-        select(RolloutState.id).where(RolloutState.id == STATE_ROW_ID)
-    )
-    return found is not None
+@dataclass(frozen=True)
+class StoredPlan:
+    """The last good plan in the database, with the path of the file it came from.
+
+    ``path`` is None for a plan stored before paths were stored, which no file
+    falls back to.
+    """
+
+    digest: str | None
+    path: str | None
+    plan: Plan
+
+    def to_column(self) -> dict[str, Any]:
+        """Return the ``rollout_state.plan_json`` value."""
+        return {"path": self.path, "plan": self.plan.to_json()}
+
+    @classmethod
+    def from_column(cls, digest: str | None, data: Mapping[str, Any] | None):
+        """Read a ``plan_json`` value, in this format or the earlier one without path.
+
+        Returns None when there is no plan.
+        """
+        if not data:
+            return None
+        if "plan" in data:
+            return cls(digest, data.get("path"), Plan.from_json(data["plan"]))
+        return cls(digest, None, Plan.from_json(data))
+
+
+def _plan_audit_values(
+    plan: Plan, digest: str | None, path: str, previous: StoredPlan | None
+) -> dict[str, Any]:
+    """Return the audit entry of a newly stored plan; its actor is the file's path."""
+    actor = path if len(path) <= MAX_ACTOR_LABEL else "…" + path[-MAX_ACTOR_LABEL + 1 :]
+    before = None
+    if previous is not None:
+        before = {"path": previous.path, "digest": previous.digest}
+    return {
+        "actor_label": actor,
+        "action": "rollout.plan",
+        "target": os.path.basename(path),
+        "before": before,
+        "after": {
+            "path": path,
+            "digest": digest,
+            "strategy": plan.strategy,
+            "flags": plan.flag_names,
+        },
+    }
 
 
 def _load_records(

@@ -2,14 +2,17 @@
 
 Kill switch and override changes are audited, committed with the audit entry, and bump
 the shared ``rollout_state.version`` in the same transaction, so every worker reloads
-them at its next check.
+them at its next check. The process that made the change reloads at once.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 
+from flask import current_app
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
@@ -84,9 +87,11 @@ def _bump_version() -> None:
 
 
 def _commit_change() -> None:
+    """Commit the change with a new shared version, and reload this process at once."""
     _bump_version()
     db.session.commit()
-    get_runtime().invalidate()
+    app = current_app._get_current_object()
+    get_runtime(app).reload(app)
 
 
 # --- kill switch ----------------------------------------------------------------------
@@ -213,32 +218,84 @@ def remove_override(override_id: int, *, actor: User, reason: str) -> None:
 # --- training passes ------------------------------------------------------------------
 
 
-def record_module_pass(
-    user: User, module_id: str, *, actor: User | None = None, actor_label: str = ""
-) -> TrainingModulePass:
-    """Record that ``user`` passed training module ``module_id`` now.
+@dataclass(frozen=True)
+class ModulePassChange:
+    """The outcome of recording or revoking a module pass.
 
-    The flags gated by that module turn on for the user from their next request.
+    ``changed`` is False when there was nothing to do: the pass existed already, or
+    there was none to revoke. ``passed_at`` is when the user passed the module, or
+    None when they have no pass.
     """
+
+    changed: bool
+    passed_at: dt.datetime | None
+    message: Message
+    gates_nothing: Message | None = None
+    """A warning when no flag of the plan in force is gated on the module."""
+
+
+def _checked_module_id(module_id: str | None) -> str:
     module_id = (module_id or "").strip()
     if not NAME_PATTERN.match(module_id):
         raise _error(
             _("Invalid module id %(module)s. Use letters, digits, '-', '_' or '.'."),
             module=module_id,
         )
-    existing = db.session.scalar(
+    return module_id
+
+
+def _find_pass(user: User, module_id: str) -> TrainingModulePass | None:
+    return db.session.scalar(
         select(TrainingModulePass).where(
             TrainingModulePass.user_id == user.id,
             TrainingModulePass.module_id == module_id,
         )
     )
-    if existing is not None:
-        raise _error(
-            _("%(email)s already passed module %(module)s on %(date)s."),
-            email=user.email,
-            module=module_id,
-            date=existing.passed_at.date(),
+
+
+def unused_module_warning(module_id: str) -> Message | None:
+    """Return a warning when no flag of the plan in force is gated on ``module_id``."""
+    plan = current_snapshot().plan
+    modules = plan.training_modules if plan is not None else []
+    if module_id in modules:
+        return None
+    if not modules:
+        template = _(
+            "No flag of the rollout plan is gated on module %(module)s, so this "
+            "changes no feature. The plan has no training gate."
         )
+    else:
+        template = _(
+            "No flag of the rollout plan is gated on module %(module)s, so this "
+            "changes no feature. Modules of the plan: %(modules)s."
+        )
+    return Message(template, {"module": module_id, "modules": ", ".join(modules)})
+
+
+def record_module_pass(
+    user: User, module_id: str, *, actor: User | None = None, actor_label: str = ""
+) -> ModulePassChange:
+    """Record that ``user`` passed training module ``module_id`` now, and audit it.
+
+    The flags gated by that module turn on for the user from their next request. A
+    pass that exists already is kept as it is.
+    """
+    module_id = _checked_module_id(module_id)
+    warning = unused_module_warning(module_id)
+    existing = _find_pass(user, module_id)
+    if existing is not None:
+        message = Message(
+            _(
+                "%(email)s already passed module %(module)s on %(date)s. Nothing "
+                "changed."
+            ),
+            {
+                "email": user.email,
+                "module": module_id,
+                "date": existing.passed_at.date(),
+            },
+        )
+        return ModulePassChange(False, existing.passed_at, message, warning)
 
     passed = TrainingModulePass(user_id=user.id, module_id=module_id)
     db.session.add(passed)
@@ -251,7 +308,51 @@ def record_module_pass(
     )
     db.session.commit()
     logger.info("module %s marked passed for %s", module_id, user.email)
-    return passed
+    message = Message(
+        _("%(email)s passed module %(module)s."),
+        {"email": user.email, "module": module_id},
+    )
+    return ModulePassChange(True, passed.passed_at, message, warning)
+
+
+def revoke_module_pass(
+    user: User, module_id: str, *, actor: User | None = None, actor_label: str = ""
+) -> ModulePassChange:
+    """Delete the pass of ``user`` for ``module_id``, and audit it.
+
+    The flags gated by that module turn off for the user from their next request,
+    unless an override gives them. Revoking a pass that does not exist changes
+    nothing.
+    """
+    module_id = _checked_module_id(module_id)
+    warning = unused_module_warning(module_id)
+    existing = _find_pass(user, module_id)
+    if existing is None:
+        message = Message(
+            _("%(email)s has no pass of module %(module)s. Nothing changed."),
+            {"email": user.email, "module": module_id},
+        )
+        return ModulePassChange(False, None, message, warning)
+
+    passed_at = existing.passed_at
+    db.session.delete(existing)
+    audit.record(
+        "rollout.module_revoked",
+        actor=actor,
+        actor_label=actor_label or None,
+        target=f"{user.email} / {module_id}",
+        before={
+            "module": module_id,
+            "passed_at": passed_at.isoformat(timespec="seconds"),
+        },
+    )
+    db.session.commit()
+    logger.info("module pass %s revoked for %s", module_id, user.email)
+    message = Message(
+        _("The pass of %(email)s for module %(module)s is revoked."),
+        {"email": user.email, "module": module_id},
+    )
+    return ModulePassChange(True, None, message, warning)
 
 
 # --- exposures ------------------------------------------------------------------------

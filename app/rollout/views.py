@@ -2,7 +2,11 @@
 
 Project leads and admins see the plan as a timeline, who has each flag now and why,
 the kill switch behind a confirmation page, the overrides and the rollout audit log.
-Admins also record training module passes until the training pages do.
+Admins also record and revoke training module passes until the training pages do.
+
+After a kill switch or override change, the page redirects with the new shared
+version in ``?version=``. A worker whose snapshot is older reloads before it renders,
+so the page shows the change whichever worker serves it.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ from app.auth.permissions import role_required
 from app.auth.services import find_user
 from app.extensions import db
 from app.rollout import services
-from app.rollout.decisions import decide, forecast
+from app.rollout.catalogue import describe_flag
+from app.rollout.decisions import decide, forecast, no_team_note
 from app.rollout.flags import FeatureDisabled, forget_request_cache, pending_exposures
 from app.rollout.forms import (
     PULL,
@@ -41,6 +46,7 @@ from app.rollout.forms import (
     ModulePassForm,
     OverrideForm,
     RemoveOverrideForm,
+    RevokePassForm,
 )
 from app.rollout.messages import Message
 from app.rollout.models import TrainingModulePass
@@ -98,6 +104,27 @@ def feature_disabled(error: FeatureDisabled):
     return page, 404
 
 
+def _snapshot_at_least(version: int | None):
+    """Return the current snapshot, reloaded first when older than ``version``.
+
+    ``version`` comes from the URL that a change redirected to, and another worker
+    may have made that change less than a refresh interval ago.
+    """
+    snapshot = current_snapshot()
+    if version is not None and (snapshot.version or 0) < version:
+        app = current_app._get_current_object()
+        snapshot = get_runtime(app).reload(app)
+    return snapshot
+
+
+def _redirect_after_change(endpoint: str, **values):
+    """Redirect to ``endpoint`` with the shared version this request has reloaded."""
+    snapshot = get_runtime().last_snapshot
+    if snapshot is not None and snapshot.version is not None:
+        values["version"] = snapshot.version
+    return redirect(url_for(endpoint, **values))
+
+
 @bp.app_context_processor
 def inject_plan_problems() -> dict:
     """Give project leads and admins the errors of the plan file, for the banner."""
@@ -109,6 +136,31 @@ def inject_plan_problems() -> dict:
 @bp.app_template_filter("message")
 def render_message(message: Message) -> str:
     return message.render(gettext, short_date)
+
+
+@bp.app_template_filter("flag_description")
+def flag_description(spec) -> str:
+    """Return the plan's description of a flag, or the catalogue's, translated."""
+    return describe_flag(spec, gettext)
+
+
+@bp.app_template_filter("audit_details")
+def audit_details(values: dict | None) -> list[tuple[str, str]]:
+    """Return the before or after state of an audit entry as (key, text) pairs."""
+    return [(key, _detail_text(key, value)) for key, value in (values or {}).items()]
+
+
+def _detail_text(key: str, value) -> str:
+    if value is None:
+        return gettext("none")
+    if isinstance(value, bool):
+        return gettext("yes") if value else gettext("no")
+    if isinstance(value, list | tuple):
+        return ", ".join(str(item) for item in value) or gettext("none")
+    if key == "digest":
+        # The first 12 hex digits tell plan versions apart on a page.
+        return str(value)[:12]
+    return str(value)
 
 
 @bp.app_template_filter("short_datetime")
@@ -125,7 +177,7 @@ def short_datetime(value: dt.datetime | None) -> str:
 
 
 def _plan_or_404():
-    snapshot = current_snapshot()
+    snapshot = _snapshot_at_least(request.args.get("version", type=int))
     if snapshot.plan is None:
         abort(404, gettext("No rollout plan has passed validation yet."))
     return snapshot
@@ -144,7 +196,7 @@ def _count_enabled(snapshot, subjects, day, flags) -> dict[str, int]:
 @lead_required
 def overview():
     """Show the plan as a timeline, and each flag with how many users have it."""
-    snapshot = current_snapshot()
+    snapshot = _snapshot_at_least(request.args.get("version", type=int))
     plan = snapshot.plan
     today = business_today()
     subjects = all_subjects()
@@ -238,7 +290,7 @@ def kill_switch(flag: str):
                 flash(gettext("%(flag)s is now off for everyone.", flag=flag), "info")
         except services.RolloutError as error:
             flash(render_message(error.message), "error")
-        return redirect(url_for("rollout.flag_detail", flag=flag))
+        return _redirect_after_change("rollout.flag_detail", flag=flag)
 
     today = business_today()
     subjects = all_subjects()
@@ -285,7 +337,7 @@ def add_override(flag: str):
         flash(render_message(error.message), "error")
         return redirect(url_for("rollout.flag_detail", flag=flag))
     flash(gettext("Override saved for %(flag)s.", flag=flag), "info")
-    return redirect(url_for("rollout.flag_detail", flag=flag))
+    return _redirect_after_change("rollout.flag_detail", flag=flag)
 
 
 @bp.post("/overrides/<int:override_id>/delete")
@@ -305,8 +357,8 @@ def delete_override(override_id: int):
         except services.RolloutError as error:
             flash(render_message(error.message), "error")
     if current_snapshot().plan and current_snapshot().plan.flag(flag):
-        return redirect(url_for("rollout.flag_detail", flag=flag))
-    return redirect(url_for("rollout.overview"))
+        return _redirect_after_change("rollout.flag_detail", flag=flag)
+    return _redirect_after_change("rollout.overview")
 
 
 @bp.get("/flags/<flag>/users/<int:user_id>")
@@ -327,6 +379,7 @@ def explain_user(flag: str, user_id: int):
         subject=subject,
         decision=decision,
         forecast=prediction,
+        no_team_note=no_team_note(snapshot, decision, subject),
         today=today,
     )
 
@@ -351,6 +404,12 @@ def audit_log():
     )
 
 
+def _flash_module_change(change: services.ModulePassChange) -> None:
+    if change.gates_nothing is not None:
+        flash(render_message(change.gates_nothing), "warning")
+    flash(render_message(change.message), "info")
+
+
 @bp.route("/training", methods=["GET", "POST"])
 @role_required(Role.ADMIN)
 def training_passes():
@@ -364,20 +423,13 @@ def training_passes():
             )
         else:
             try:
-                services.record_module_pass(
+                change = services.record_module_pass(
                     user, form.module_id.data, actor=current_user
                 )
             except services.RolloutError as error:
                 flash(render_message(error.message), "error")
             else:
-                flash(
-                    gettext(
-                        "%(email)s passed module %(module)s.",
-                        email=user.email,
-                        module=form.module_id.data,
-                    ),
-                    "info",
-                )
+                _flash_module_change(change)
                 return redirect(url_for("rollout.training_passes"))
 
     snapshot = current_snapshot()
@@ -390,7 +442,26 @@ def training_passes():
     page = render_template(
         "rollout/training.html",
         form=form,
+        revoke_form=RevokePassForm(),
         passes=passes,
         modules=snapshot.plan.training_modules if snapshot.plan else [],
     )
     return page, status
+
+
+@bp.post("/training/<int:pass_id>/revoke")
+@role_required(Role.ADMIN)
+def revoke_pass(pass_id: int):
+    """Revoke a training module pass, which closes its gated flags for the user."""
+    form = RevokePassForm()
+    if not form.validate_on_submit():
+        abort(400)
+    passed = db.session.get(TrainingModulePass, pass_id)
+    if passed is None:
+        flash(gettext("This pass no longer exists. Nothing changed."), "info")
+        return redirect(url_for("rollout.training_passes"))
+    change = services.revoke_module_pass(
+        passed.user, passed.module_id, actor=current_user
+    )
+    _flash_module_change(change)
+    return redirect(url_for("rollout.training_passes"))

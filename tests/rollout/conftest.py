@@ -12,7 +12,7 @@ from app.auth.models import Role
 from app.auth.services import create_user, get_or_create_team
 from app.extensions import db
 from app.rollout.plan_file import parse_plan
-from app.rollout.runtime import build_snapshot
+from app.rollout.runtime import build_snapshot, current_snapshot
 from app.rollout.subjects import Subject
 from tests.conftest import PASSWORD, REPO
 
@@ -74,6 +74,15 @@ def use_plan(app, tmp_path, monkeypatch):
         return path
 
     return write
+
+
+def serve_snapshot(app):
+    """Refresh the rollout as the serving app does, inside a request, and return it.
+
+    Only a refresh inside a request stores the last good plan.
+    """
+    with app.test_request_context("/"):
+        return current_snapshot()
 
 
 def snapshot_of(text: str, teams=DEMO_TEAMS, **records):

@@ -16,7 +16,7 @@ from app.rollout.models import (
     TrainingModulePass,
 )
 from app.rollout.runtime import PLAN_FROM_DATABASE, current_snapshot, reset_runtime
-from tests.rollout.conftest import DEMO_PLAN
+from tests.rollout.conftest import DEMO_PLAN, serve_snapshot
 
 
 @pytest.fixture
@@ -261,15 +261,71 @@ def test_module_pass_opens_training_gate(people, demo_plan):
 
 def test_module_pass_recorded_once(people, demo_plan):
     pilot = people["collector_406"]
-    services.record_module_pass(pilot, "letters-basics", actor_label="cli")
+    first = services.record_module_pass(pilot, "letters-basics", actor_label="cli")
 
-    with pytest.raises(services.RolloutError) as raised:
-        services.record_module_pass(pilot, "letters-basics", actor_label="cli")
+    second = services.record_module_pass(pilot, "letters-basics", actor_label="cli")
 
-    assert str(raised.value).startswith(
+    assert first.changed is True
+    assert second.changed is False
+    assert second.passed_at == first.passed_at
+    assert str(second.message) == (
         "collector406@test.example already passed module letters-basics on "
+        f"{first.passed_at.date().isoformat()}. Nothing changed."
     )
     assert db.session.scalar(select(func.count()).select_from(TrainingModulePass)) == 1
+    assert len(_audit("rollout.module_passed")) == 1
+
+
+def test_module_pass_for_unused_module_warns(people, demo_plan):
+    change = services.record_module_pass(
+        people["collector"], "dunning-101", actor_label="cli"
+    )
+
+    assert change.changed is True
+    assert str(change.gates_nothing) == (
+        "No flag of the rollout plan is gated on module dunning-101, so this "
+        "changes no feature. Modules of the plan: letters-basics."
+    )
+
+
+def test_module_pass_for_plan_module_has_no_warning(people, demo_plan):
+    change = services.record_module_pass(
+        people["collector"], "letters-basics", actor_label="cli"
+    )
+
+    assert change.gates_nothing is None
+
+
+def test_revoke_module_pass_closes_gate(people, demo_plan):
+    pilot = people["collector_406"]
+    services.record_module_pass(pilot, "letters-basics", actor=people["admin"])
+    assert is_enabled("letters", pilot) is True
+
+    change = services.revoke_module_pass(pilot, "letters-basics", actor=people["admin"])
+
+    assert change.changed is True
+    assert str(change.message) == (
+        "The pass of collector406@test.example for module letters-basics is revoked."
+    )
+    assert is_enabled("letters", pilot) is False
+    assert db.session.scalar(select(func.count()).select_from(TrainingModulePass)) == 0
+    [entry] = _audit("rollout.module_revoked")
+    assert entry.actor_label == "admin@test.example"
+    assert entry.target == "collector406@test.example / letters-basics"
+    assert entry.before["module"] == "letters-basics"
+    assert entry.after is None
+
+
+def test_revoke_missing_pass_changes_nothing(people, demo_plan):
+    change = services.revoke_module_pass(
+        people["collector"], "letters-basics", actor_label="cli"
+    )
+
+    assert change.changed is False
+    assert str(change.message) == (
+        "collector@test.example has no pass of module letters-basics. Nothing changed."
+    )
+    assert _audit("rollout.module_revoked") == []
 
 
 def test_module_id_validated(people, demo_plan):
@@ -304,7 +360,7 @@ def test_invalid_file_keeps_last_good_plan(app, people, use_plan):
 
 def test_fresh_worker_takes_last_good_plan_from_database(app, people, use_plan):
     path = use_plan(DEMO_PLAN.read_text(encoding="utf-8"))
-    current_snapshot()
+    serve_snapshot(app)
     path.write_text("strategy: phased\n", encoding="utf-8")
 
     reset_runtime(app)
@@ -327,24 +383,29 @@ def test_no_valid_plan_turns_everything_off(app, people, use_plan):
 
 def test_plan_change_audited_once(app, people, use_plan):
     path = use_plan(DEMO_PLAN.read_text(encoding="utf-8"))
-    current_snapshot()
-    current_snapshot()
+    serve_snapshot(app)
+    serve_snapshot(app)
     path.write_text(
         "strategy: big_bang\ncutover: 2013-06-01\nflags:\n  worklist:\n"
         "    description: Worklist.\n",
         encoding="utf-8",
     )
-    current_snapshot()
+    serve_snapshot(app)
 
     entries = _audit("rollout.plan")
     assert [
         (e.actor_label, e.target, e.after["strategy"], e.after["flags"])
         for e in entries
     ] == [
-        ("plan file", "plan.yaml", "phased", DEMO_PLAN_FLAGS),
-        ("plan file", "plan.yaml", "big_bang", ["worklist"]),
+        (str(path), "plan.yaml", "phased", DEMO_PLAN_FLAGS),
+        (str(path), "plan.yaml", "big_bang", ["worklist"]),
     ]
-    assert entries[1].before == {"digest": entries[0].after["digest"]}
+    assert entries[0].before is None
+    assert entries[1].before == {
+        "path": str(path),
+        "digest": entries[0].after["digest"],
+    }
+    assert entries[1].after["path"] == str(path)
 
 
 DEMO_PLAN_FLAGS = [

@@ -5,12 +5,20 @@ import re
 
 import flask_babel
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.audit.models import AuditEntry
 from app.extensions import db
 from app.rollout import services
-from app.rollout.models import KillSwitch, Override, TrainingModulePass
+from app.rollout.engine import normalized_hash
+from app.rollout.models import (
+    STATE_ROW_ID,
+    KillSwitch,
+    Override,
+    RolloutState,
+    TrainingModulePass,
+)
+from app.rollout.runtime import get_runtime
 from tests.rollout.conftest import DEMO_PLAN
 
 # Worklist for the pilot team from June, for country-391 from 2013-07-15.
@@ -199,7 +207,7 @@ def test_timeline_grid(client, auth, people, demo_plan):
         "disputes",
         "payments",
         "dunning",
-        "letters",
+        "letters after training letters-basics",
         "kpi_dashboard",
     ]
     assert rows[1:] == [
@@ -311,12 +319,12 @@ def test_flag_page_lists_who_has_it_and_why(client, auth, people, demo_plan):
         "On",
         "Wave pilot gives the feature to team country-406 since 6/1/2013.",
     ]
-    assert rows["collector@test.example"] == [
-        "country-391",
-        "collector",
-        "Off",
-        "Wave wave-3 starts on 9/2/2013, after 6/30/2013.",
-    ]
+    bucket = normalized_hash("wave-2", str(people["collector"].id))
+    if bucket <= 50:
+        reason = "Wave wave-2 starts on 7/15/2013, after 6/30/2013."
+    else:
+        reason = "Wave wave-3 starts on 9/2/2013, after 6/30/2013."
+    assert rows["collector@test.example"] == ["country-391", "collector", "Off", reason]
     assert rows["manager@test.example"][2] == "Off"
     assert _element_text(page, "enabled-count") == "1 / 7"
 
@@ -401,8 +409,34 @@ def test_disabled_feature_page_when_killed(client, auth, people, demo_plan):
     response = client.get("/worklist")
 
     assert response.status_code == 404
-    assert _element_text(response.get_data(as_text=True), "feature-forecast") == (
-        "The project lead has turned it off for everyone for now."
+    page = response.get_data(as_text=True)
+    assert _element_text(page, "feature-forecast") == (
+        "The project lead has turned it off for everyone for now. It comes back "
+        "when they turn it on again."
+    )
+    assert "<h1>This feature has been withdrawn for now</h1>" in page
+    assert "not yet enabled" not in page
+    assert "<title>Feature withdrawn · Cadence</title>" in page
+
+
+def test_disabled_feature_page_when_prerequisite_killed(
+    client, auth, people, demo_plan
+):
+    services.record_module_pass(
+        people["collector_406"], "letters-basics", actor_label="cli"
+    )
+    services.pull_kill_switch("dunning", actor=people["lead"], reason="Wrong totals.")
+    auth.login(people["collector_406"].email)
+    _english(client)
+
+    # letters requires dunning, whose kill switch is pulled.
+    response = client.get("/customers/1/letters")
+
+    assert response.status_code == 404
+    page = response.get_data(as_text=True)
+    assert "<h1>This feature has been withdrawn for now</h1>" in page
+    assert _element_text(page, "feature-forecast").startswith(
+        "The project lead has turned it off for everyone for now"
     )
 
 
@@ -458,7 +492,7 @@ def test_kill_switch_needs_reason(client, auth, people, demo_plan):
     assert db.session.get(KillSwitch, "worklist") is None
 
 
-def test_kill_switch_pull_and_release(client, auth, people, demo_plan):
+def test_kill_switch_pull_and_release(app, client, auth, people, demo_plan):
     auth.login(people["lead"].email)
     _english(client)
 
@@ -468,8 +502,9 @@ def test_kill_switch_pull_and_release(client, auth, people, demo_plan):
     )
 
     assert response.status_code == 302
-    assert response.headers["Location"] == "/rollout/flags/worklist"
-    page = client.get("/rollout/flags/worklist").get_data(as_text=True)
+    version = get_runtime(app).last_snapshot.version
+    assert response.headers["Location"] == f"/rollout/flags/worklist?version={version}"
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "worklist is now off for everyone." in page
     assert _element_text(page, "kill-switch-state").startswith(
         "Pulled by lead@test.example on "
@@ -749,3 +784,420 @@ def test_banner_gone_once_plan_fixed(client, auth, people, demo_plan):
     demo_plan.write_text(text, encoding="utf-8")
 
     assert 'id="plan-errors"' not in client.get("/rollout/").get_data(as_text=True)
+
+
+# --- the reason on the flag page ---------------------------------------------------
+
+# The worklist reaches country-391 in wave-2, before the wave for everyone.
+WORKLIST_THREE_WAVES = """\
+strategy: phased
+waves:
+  - name: pilot
+    start: 2013-06-01
+    teams: [country-406]
+  - name: wave-2
+    start: 2013-07-15
+    teams: [country-391]
+  - name: everyone
+    start: 2013-09-02
+    teams: all
+flags:
+  worklist:
+"""
+
+
+def test_flag_page_reason_names_wave_that_turns_it_on(client, auth, people, use_plan):
+    use_plan(WORKLIST_THREE_WAVES)
+    auth.login(people["lead"].email)
+    _english(client)
+
+    flag_page = client.get("/rollout/flags/worklist").get_data(as_text=True)
+    user_page = client.get(
+        f"/rollout/flags/worklist/users/{people['collector'].id}"
+    ).get_data(as_text=True)
+
+    reason = {row[0]: row[4] for row in _rows(flag_page, "decisions")[1:]}[
+        "collector@test.example"
+    ]
+    assert reason == "Wave wave-2 starts on 7/15/2013, after 6/30/2013."
+    assert reason in _element_text(user_page, "reasons")
+    assert _element_text(user_page, "forecast") == (
+        "The plan turns it on for this user from 7/15/2013, with team country-391."
+    )
+
+
+def test_flag_page_reason_agrees_with_explain_command(
+    client, auth, people, use_plan, runner
+):
+    use_plan(WORKLIST_THREE_WAVES)
+    auth.login(people["lead"].email)
+    _english(client)
+
+    flag_page = client.get("/rollout/flags/worklist").get_data(as_text=True)
+    result = runner.invoke(
+        args=["rollout", "explain", "worklist", "--user", "collector@test.example"]
+    )
+
+    reasons = {row[0]: row[4] for row in _rows(flag_page, "decisions")[1:]}
+    assert reasons["collector@test.example"] == (
+        "Wave wave-2 starts on 7/15/2013, after 6/30/2013."
+    )
+    assert result.stdout.splitlines()[-1] == (
+        "The plan turns it on from 2013-07-15 for team country-391."
+    )
+    assert "  - Wave wave-2 starts on 2013-07-15, after 2013-06-30." in (
+        result.stdout.splitlines()
+    )
+
+
+def test_flag_page_reason_for_user_outside_percent(client, auth, people, use_plan):
+    use_plan(
+        WORKLIST_THREE_WAVES.replace("teams: [country-391]", _wave_2_outside(people))
+    )
+    auth.login(people["lead"].email)
+    _english(client)
+
+    page = client.get("/rollout/flags/worklist").get_data(as_text=True)
+
+    reasons = {row[0]: row[4] for row in _rows(page, "decisions")[1:]}
+    assert reasons["collector@test.example"] == (
+        "Wave everyone starts on 9/2/2013, after 6/30/2013."
+    )
+
+
+def _wave_2_outside(people) -> str:
+    """Return wave-2's teams and a percent that leaves the country-391 collector out."""
+    bucket = normalized_hash("wave-2", str(people["collector"].id))
+    return f"teams: [country-391]\n    percent: {bucket - 1}" if bucket > 1 else ""
+
+
+# --- explanations for users without a team -----------------------------------------
+
+
+def test_explain_page_for_user_without_team(client, auth, people, use_plan):
+    use_plan(WORKLIST_IN_WAVES)
+    auth.login(people["lead"].email)
+    _english(client)
+
+    page = client.get(f"/rollout/flags/worklist/users/{people['manager'].id}").get_data(
+        as_text=True
+    )
+
+    assert _element_text(page, "no-team") == (
+        "This user has no team, so only a wave with teams: all or an override can "
+        "give them worklist."
+    )
+
+
+def test_explain_page_for_user_with_team_has_no_note(client, auth, people, use_plan):
+    use_plan(WORKLIST_IN_WAVES)
+    auth.login(people["lead"].email)
+
+    page = client.get(
+        f"/rollout/flags/worklist/users/{people['collector'].id}"
+    ).get_data(as_text=True)
+
+    assert 'id="no-team"' not in page
+
+
+# --- the page after a change -------------------------------------------------------
+
+
+@pytest.fixture
+def slow_refresh(app, monkeypatch):
+    """Refresh only on request, as if the refresh interval never ran out."""
+    monkeypatch.setitem(app.config, "ROLLOUT_REFRESH_SECONDS", 3600)
+
+
+def test_kill_switch_reloads_this_worker_at_once(
+    app, client, auth, people, demo_plan, slow_refresh
+):
+    auth.login(people["lead"].email)
+    _english(client)
+    client.get("/rollout/flags/worklist")
+    before = get_runtime(app).last_snapshot
+
+    pulled = client.post(
+        "/rollout/flags/worklist/kill-switch",
+        data={"action": "pull", "reason": "Wrong totals."},
+    )
+    after_pull = get_runtime(app).last_snapshot
+    page = client.get(pulled.headers["Location"]).get_data(as_text=True)
+
+    assert set(after_pull.kill_switches) == {"worklist"}
+    assert after_pull.version == before.version + 1
+    assert _element_text(page, "kill-switch-state").startswith("Pulled by lead@")
+    assert _element_text(page, "enabled-count") == "0 / 7"
+
+    client.post(
+        "/rollout/flags/worklist/kill-switch",
+        data={"action": "release", "reason": "Fixed."},
+    )
+
+    assert get_runtime(app).last_snapshot.kill_switches == {}
+
+
+def test_override_reloads_this_worker_at_once(
+    app, client, auth, people, demo_plan, slow_refresh
+):
+    auth.login(people["lead"].email)
+    client.get("/rollout/flags/activities")
+
+    client.post(
+        "/rollout/flags/activities/overrides",
+        data={
+            "target": "user",
+            "user_email": "collector@test.example",
+            "state": "on",
+            "reason": "Key user.",
+        },
+    )
+    [override] = get_runtime(app).last_snapshot.overrides
+    client.post(
+        f"/rollout/overrides/{override.id}/delete?flag=activities",
+        data={"reason": "Done."},
+    )
+
+    assert (override.flag, override.user_id, override.enabled) == (
+        "activities",
+        people["collector"].id,
+        True,
+    )
+    assert get_runtime(app).last_snapshot.overrides == ()
+
+
+def test_flag_page_reloads_for_newer_version(
+    app, client, auth, people, demo_plan, slow_refresh
+):
+    auth.login(people["lead"].email)
+    _english(client)
+    client.get("/rollout/flags/worklist")
+    # Another worker pulls the kill switch: the rows change, this worker's state not.
+    db.session.add(
+        KillSwitch(flag="worklist", reason="Wrong totals.", created_by_id=None)
+    )
+    db.session.execute(
+        update(RolloutState)
+        .where(RolloutState.id == STATE_ROW_ID)
+        .values(version=RolloutState.version + 1)
+    )
+    db.session.commit()
+    version = db.session.scalar(
+        select(RolloutState.version).where(RolloutState.id == STATE_ROW_ID)
+    )
+
+    stale = client.get("/rollout/flags/worklist").get_data(as_text=True)
+    fresh = client.get(f"/rollout/flags/worklist?version={version}").get_data(
+        as_text=True
+    )
+
+    assert _element_text(stale, "kill-switch-state").startswith("Not pulled")
+    assert _element_text(fresh, "kill-switch-state").startswith("Pulled by ")
+
+
+# --- home page ---------------------------------------------------------------------
+
+
+def test_home_page_when_worklist_is_off(client, auth, people, use_plan):
+    use_plan(WORKLIST_IN_WAVES)
+    auth.login(people["collector"].email)
+    _english(client)
+
+    response = client.get("/")
+
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "<h1>Welcome, Collector</h1>" in page
+    assert 'data-flag="worklist"' not in page
+
+
+def test_home_redirects_to_worklist_when_on(client, auth, people, use_plan):
+    use_plan(WORKLIST_IN_WAVES)
+    auth.login(people["collector_406"].email)
+
+    response = client.get("/")
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/worklist"
+
+
+# --- audit details -----------------------------------------------------------------
+
+
+def test_audit_page_shows_readable_details(client, auth, people, demo_plan):
+    auth.login(people["lead"].email)
+    _english(client)
+    client.post(
+        "/rollout/flags/worklist/kill-switch",
+        data={"action": "pull", "reason": "Wrong totals."},
+    )
+
+    page = client.get("/rollout/audit").get_data(as_text=True)
+
+    rows = _rows(page, "audit")[1:]
+    kill_row = next(row for row in rows if row[2] == "rollout.kill_switch")
+    plan_row = next(row for row in rows if row[2] == "rollout.plan")
+    assert kill_row[5:] == ["kill_switch: no", "kill_switch: yes"]
+    digest = db.session.scalar(
+        select(RolloutState.plan_digest).where(RolloutState.id == STATE_ROW_ID)
+    )
+    assert plan_row[1] == str(demo_plan)
+    assert plan_row[3] == "plan.yaml"
+    assert plan_row[5] == ""
+    assert plan_row[6] == (
+        f"path: {demo_plan} digest: {digest[:12]} strategy: phased flags: worklist, "
+        "activities, promises, disputes, payments, dunning, letters, kpi_dashboard"
+    )
+
+
+# --- overview ----------------------------------------------------------------------
+
+
+def test_overview_lists_plan_warnings(client, auth, people, demo_plan):
+    auth.login(people["lead"].email)
+    _english(client)
+
+    page = client.get("/rollout/").get_data(as_text=True)
+
+    assert _element_text(page, "plan-warnings") == (
+        "The plan is valid, but check these points: Line 49: The plan gates flags "
+        "on training modules that Cadence cannot check: letters-basics (letters). "
+        "Make sure each module exists and that passes are recorded for it, because "
+        "a gated flag stays off for every user who has not passed it."
+    )
+
+
+def test_overview_descriptions_from_catalogue_or_plan(client, auth, people, use_plan):
+    use_plan(
+        "strategy: big_bang\ncutover: 2013-06-01\nflags:\n  worklist:\n"
+        "  dunning:\n    description: Our dunning, step by step.\n"
+    )
+    auth.login(people["lead"].email)
+    _english(client)
+
+    page = client.get("/rollout/").get_data(as_text=True)
+
+    descriptions = {row[0]: row[1] for row in _rows(page, "flags")[1:]}
+    assert descriptions == {
+        "worklist": "Prioritised worklist of customers with overdue invoices.",
+        "dunning": "Our dunning, step by step.",
+    }
+
+
+# --- training passes ---------------------------------------------------------------
+
+
+def _flashes(page: str) -> list[str]:
+    return [
+        _text(message)
+        for message in re.findall(r'<p class="flash[^"]*"[^>]*>(.*?)</p>', page, re.S)
+    ]
+
+
+def test_training_page_second_pass_is_no_op(client, auth, people, demo_plan):
+    auth.login(people["admin"].email)
+    _english(client)
+    data = {"user_email": "collector406@test.example", "module_id": "letters-basics"}
+    client.post("/rollout/training", data=data, follow_redirects=True)
+
+    response = client.post("/rollout/training", data=data, follow_redirects=True)
+
+    [message] = _flashes(response.get_data(as_text=True))
+    assert message.startswith(
+        "collector406@test.example already passed module letters-basics on "
+    )
+    assert message.endswith(". Nothing changed.")
+    assert db.session.scalar(select(func.count()).select_from(TrainingModulePass)) == 1
+
+
+def test_training_page_warns_about_unused_module(client, auth, people, demo_plan):
+    auth.login(people["admin"].email)
+    _english(client)
+
+    response = client.post(
+        "/rollout/training",
+        data={"user_email": "collector@test.example", "module_id": "dunning-101"},
+        follow_redirects=True,
+    )
+
+    assert _flashes(response.get_data(as_text=True)) == [
+        "No flag of the rollout plan is gated on module dunning-101, so this changes "
+        "no feature. Modules of the plan: letters-basics.",
+        "collector@test.example passed module dunning-101.",
+    ]
+
+
+def test_training_page_revokes_pass(client, auth, people, demo_plan):
+    change = services.record_module_pass(
+        people["collector_406"], "letters-basics", actor_label="cli"
+    )
+    passed = db.session.scalar(select(TrainingModulePass))
+    auth.login(people["admin"].email)
+    _english(client)
+
+    page = client.get("/rollout/training").get_data(as_text=True)
+    response = client.post(
+        f"/rollout/training/{passed.id}/revoke", follow_redirects=True
+    )
+
+    assert change.changed is True
+    assert f'action="/rollout/training/{passed.id}/revoke"' in page
+    assert _flashes(response.get_data(as_text=True)) == [
+        "The pass of collector406@test.example for module letters-basics is revoked."
+    ]
+    assert db.session.scalar(select(func.count()).select_from(TrainingModulePass)) == 0
+    entry = db.session.scalar(
+        select(AuditEntry).where(AuditEntry.action == "rollout.module_revoked")
+    )
+    assert entry.actor_label == "admin@test.example"
+
+
+def test_training_revoke_needs_csrf_token(app, client, auth, people, demo_plan):
+    services.record_module_pass(
+        people["collector_406"], "letters-basics", actor_label="cli"
+    )
+    passed = db.session.scalar(select(TrainingModulePass))
+    auth.login(people["admin"].email)
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        page = client.get("/rollout/training").get_data(as_text=True)
+        without_token = client.post(f"/rollout/training/{passed.id}/revoke")
+        token = re.search(
+            rf'action="/rollout/training/{passed.id}/revoke"[^>]*>\s*'
+            r'<input type="hidden" name="csrf_token" value="([^"]+)"',
+            page,
+        ).group(1)
+        with_token = client.post(
+            f"/rollout/training/{passed.id}/revoke", data={"csrf_token": token}
+        )
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+
+    assert without_token.status_code == 400
+    assert with_token.status_code == 302
+    assert db.session.scalar(select(TrainingModulePass)) is None
+
+
+def test_training_revoke_of_removed_pass(client, auth, people, demo_plan):
+    auth.login(people["admin"].email)
+    _english(client)
+
+    response = client.post("/rollout/training/999999/revoke", follow_redirects=True)
+
+    assert _flashes(response.get_data(as_text=True)) == [
+        "This pass no longer exists. Nothing changed."
+    ]
+
+
+@pytest.mark.parametrize("role", ["lead", "manager", "collector"])
+def test_training_revoke_for_admins_only(client, auth, people, demo_plan, role):
+    services.record_module_pass(
+        people["collector_406"], "letters-basics", actor_label="cli"
+    )
+    passed = db.session.scalar(select(TrainingModulePass))
+    auth.login(people[role].email)
+
+    response = client.post(f"/rollout/training/{passed.id}/revoke")
+
+    assert response.status_code == 403
+    assert db.session.scalar(select(TrainingModulePass)) is not None
