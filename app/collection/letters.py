@@ -184,6 +184,35 @@ def record_letter(
     return letter
 
 
+# The courtesy reminder announces a coming due date; every other letter claims
+# invoices whose due date has passed.
+BEFORE_DUE_TEMPLATE_KEYS = frozenset({"courtesy_reminder"})
+
+
+def _check_due_dates(template_key: str, invoices: Sequence[Invoice], on: dt.date) -> None:
+    """Reject invoices whose due date does not fit what the letter says of them."""
+    if template_key in BEFORE_DUE_TEMPLATE_KEYS:
+        wrong = [i.number for i in invoices if i.due_date < on]
+        if wrong:
+            raise LetterError(
+                _l(
+                    "A courtesy reminder is for invoices not yet due; these are "
+                    "already past due: %(numbers)s.",
+                    numbers=", ".join(wrong),
+                )
+            )
+        return
+    wrong = [i.number for i in invoices if i.due_date >= on]
+    if wrong:
+        raise LetterError(
+            _l(
+                "This letter claims overdue invoices; these are not past due yet: "
+                "%(numbers)s.",
+                numbers=", ".join(wrong),
+            )
+        )
+
+
 def send_letter(
     customer: Customer,
     template_key: str,
@@ -207,6 +236,7 @@ def send_letter(
         raise LetterError(
             _l("Choose one or more open, undisputed invoices of this customer.")
         )
+    _check_due_dates(template_key, invoices, on)
     rendered = compose_letter(
         customer, invoices, template_key, language, on, with_pdf=True
     )

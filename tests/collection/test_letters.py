@@ -1,6 +1,7 @@
 """Letters: the formal notice's content in French and English, PDF text, the
 template sandbox, markup limits, and letters kept as sent."""
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -364,3 +365,32 @@ def test_missing_rate_is_reported(app, debtor, tmp_path, monkeypatch):
         LetterError, match="No ECB main refinancing rate for semester 2013-H1"
     ):
         _formal_notice(debtor, "fr")
+
+
+@pytest.mark.parametrize(
+    ("template_key", "number", "message"),
+    [
+        ("first_reminder", "F-2001", "not past due yet: F-2001"),
+        ("formal_notice", "F-2001", "not past due yet: F-2001"),
+        ("courtesy_reminder", "F-1001", "already past due: F-1001"),
+    ],
+)
+def test_letter_rejects_wrong_due_dates(debtor, template_key, number, message):
+    add_invoice(debtor, "F-2001", TODAY + dt.timedelta(days=10), "300.00")
+    db.session.commit()
+    manager = add_user("boss@test.example", "manager")
+    invoice_ids = [i.id for i in claimable_invoices(debtor) if i.number == number]
+
+    with pytest.raises(LetterError, match=message):
+        send_letter(debtor, template_key, "fr", invoice_ids, manager, TODAY)
+
+
+def test_courtesy_reminder_for_invoice_not_due(debtor):
+    add_invoice(debtor, "F-2002", TODAY + dt.timedelta(days=5), "120.00")
+    db.session.commit()
+    manager = add_user("boss2@test.example", "manager")
+    invoice_ids = [i.id for i in claimable_invoices(debtor) if i.number == "F-2002"]
+
+    letter = send_letter(debtor, "courtesy_reminder", "fr", invoice_ids, manager, TODAY)
+
+    assert "F-2002" in letter.html
