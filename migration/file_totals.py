@@ -19,6 +19,7 @@ from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import openpyxl
 import pandas as pd
 
@@ -29,6 +30,11 @@ FEC_DAY = "%Y%m%d"
 _FEC_OPENING_JOURNALS = ("AN", "RAN")
 _FEC_OPENING_LABELS = ("a nouveau", "report a nouveau")
 _FEC_OPENING_REFERENCE = r"(?i)R?AN[\W\d_]*"
+# ASCII first characters of a label that the opening-label pattern cannot match.
+_RULED_OUT_FIRST = np.zeros(128, dtype=bool)
+_RULED_OUT_FIRST[
+    [ord(c) for c in "bcdefghijklmnopqstuvwxyzBCDEFGHIJKLMNOPQSTUVWXYZ0123456789"]
+] = True
 
 
 @dataclasses.dataclass
@@ -56,7 +62,8 @@ class Figures:
 class Totals:
     """Figures per customer legacy id, customer names, and the open invoices.
 
-    ``open_items`` has the columns customer, due and cents, for the ageing.
+    ``open_items`` has the columns due and cents, for the ageing, and either
+    customer (one row per invoice) or count (the invoices a row sums).
     """
 
     customers: dict[str, Figures]
@@ -64,7 +71,9 @@ class Totals:
     open_items: pd.DataFrame
 
     def ageing(self, as_of: dt.date) -> dict[str, dict[str, int]]:
-        return ageing_of(self.open_items["due"], self.open_items["cents"], as_of)
+        items = self.open_items
+        count = items["count"] if "count" in items else None
+        return ageing_of(items["due"], items["cents"], as_of, count)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,8 +88,13 @@ def empty_ageing() -> dict[str, dict[str, int]]:
     return {bucket: {"count": 0, "cents": 0} for bucket in BUCKETS}
 
 
-def ageing_of(due: pd.Series, cents: pd.Series, as_of: dt.date) -> dict:
-    """Return the count and cents of open items per ageing bucket on ``as_of``."""
+def ageing_of(
+    due: pd.Series, cents: pd.Series, as_of: dt.date, count: pd.Series | None = None
+) -> dict:
+    """Return the count and cents of open items per ageing bucket on ``as_of``.
+
+    ``count`` gives the number of items each row sums; by default each row is one.
+    """
     ageing = empty_ageing()
     if due.empty:
         return ageing
@@ -90,12 +104,14 @@ def ageing_of(due: pd.Series, cents: pd.Series, as_of: dt.date) -> dict:
         bins=[-(10**9), 0, 30, 60, 90, 10**9],
         labels=list(BUCKETS),
     )
-    grouped = pd.DataFrame({"bucket": buckets, "cents": cents}).groupby(
-        "bucket", observed=True
-    )["cents"]
-    for bucket, count in grouped.count().items():
-        ageing[str(bucket)]["count"] = int(count)
-    for bucket, total in grouped.sum().items():
+    if count is None:
+        count = cents.notna().astype("int64")
+    grouped = pd.DataFrame(
+        {"bucket": buckets, "cents": cents, "count": count.to_numpy()}
+    ).groupby("bucket", observed=True)
+    for bucket, total in grouped["count"].sum().items():
+        ageing[str(bucket)]["count"] = int(total)
+    for bucket, total in grouped["cents"].sum().items():
         ageing[str(bucket)]["cents"] = int(total)
     return ageing
 
@@ -106,7 +122,67 @@ def cents_of(texts: pd.Series, decimal: str = ",", thousands: str | None = None)
     Accepts a leading + or -, a trailing -, zero padding and, when ``thousands`` is
     set, that separator (spaces of any kind when it is a space). An empty text is 0.
     """
-    text = texts.astype(object).where(texts.notna(), "").str.strip()
+    text = texts.astype(object).where(texts.notna(), "")
+    cents, plain = _plain_cents(text.to_numpy(dtype=object), decimal)
+    result = pd.Series(cents, index=texts.index, dtype="Int64")
+    if not plain.all():
+        result[~plain] = _any_cents(text[~plain], decimal, thousands)
+    return result
+
+
+# Plain amounts: up to 15 integer digits, then optionally the decimal mark and one or
+# two decimals, far below 2**63 cents.
+_PLAIN_DIGITS = 15
+_PLAIN_WIDTH = _PLAIN_DIGITS + 4  # digits, mark, two decimals and one byte to spare
+
+
+def _plain_cents(texts: np.ndarray, decimal: str) -> tuple[np.ndarray, np.ndarray]:
+    """Return the cents of the plain amounts among ``texts``, and which are plain.
+
+    Plain is "" or ASCII digits with at most one ``decimal`` mark followed by one
+    or two digits, which ``_any_cents`` reads the same way. Working on the bytes
+    of whole columns is much faster than string methods.
+    """
+    if pd.api.types.infer_dtype(texts, skipna=False) != "string":
+        return np.zeros(len(texts), dtype=np.int64), np.zeros(len(texts), dtype=bool)
+    try:
+        raw = texts.astype(f"S{_PLAIN_WIDTH}")
+    except UnicodeEncodeError:
+        is_ascii = np.array([text.isascii() for text in texts], dtype=bool)
+        raw = np.where(is_ascii, texts, "?").astype(f"S{_PLAIN_WIDTH}")
+    octets = raw.view(np.uint8).reshape(len(texts), _PLAIN_WIDTH)
+    number = np.zeros(len(texts), dtype=np.int64)  # all the digits as one integer
+    whole = np.zeros(len(texts), dtype=np.int64)  # digits before the mark
+    decimals = np.zeros(len(texts), dtype=np.int64)
+    marks = np.zeros(len(texts), dtype=np.int64)
+    plain = (octets[:, -1] == 0) & ~_has_nul(texts)
+    # numpy pads short texts with NUL bytes. Each pass reads one character
+    # position of every text.
+    for position in range(_PLAIN_WIDTH):
+        octet = octets[:, position]
+        is_digit = (octet >= ord("0")) & (octet <= ord("9"))
+        is_mark = octet == ord(decimal)
+        plain &= is_digit | is_mark | (octet == 0)
+        number = np.where(is_digit, number * 10 + (octet - ord("0")), number)
+        whole += is_digit & (marks == 0)
+        decimals += is_digit & (marks > 0)
+        marks += is_mark
+    plain &= (marks <= 1) & (whole <= _PLAIN_DIGITS) & (decimals <= 2)
+    plain &= (marks == 0) | ((whole >= 1) & (decimals >= 1))
+    cents = number * 10 ** (2 - np.minimum(decimals, 2))
+    return np.where(plain, cents, 0), plain
+
+
+def _has_nul(texts: np.ndarray) -> np.ndarray:
+    """Return which texts contain a NUL, which numpy's fixed-width bytes would drop."""
+    if "\x00" not in "".join(texts):
+        return np.zeros(len(texts), dtype=bool)
+    return np.array(["\x00" in text for text in texts], dtype=bool)
+
+
+def _any_cents(text: pd.Series, decimal: str, thousands: str | None) -> pd.Series:
+    """Read every accepted form of amount; see ``cents_of``."""
+    text = text.str.strip()
     text = text.str.replace("\u2212", "-", regex=False)
     if thousands:
         marks = " \u00a0\u202f" if thousands in " \u00a0\u202f" else thousands
@@ -131,7 +207,17 @@ def cents_of(texts: pd.Series, decimal: str = ",", thousands: str | None = None)
 
 
 def _dates(texts: pd.Series, date_format: str) -> pd.Series:
-    return pd.to_datetime(texts, format=date_format, errors="coerce")
+    """Parse stripped date texts, NaT where unreadable.
+
+    Each distinct text is parsed once, because a ledger repeats few dates.
+    """
+    codes, distinct = pd.factorize(texts, use_na_sentinel=False)
+    parsed = pd.to_datetime(
+        pd.Series(distinct, dtype=object).str.strip(),
+        format=date_format,
+        errors="coerce",
+    )
+    return pd.Series(parsed.to_numpy()[codes], index=texts.index)
 
 
 def _due_from_term(issue: pd.Series, term_text: str) -> pd.Series:
@@ -142,6 +228,21 @@ def _due_from_term(issue: pd.Series, term_text: str) -> pd.Series:
     return due
 
 
+def _group_codes(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    """Number the groups of ``keys`` in order of appearance; -1 where a key is NaN.
+
+    One integer key groups much faster than several text keys, and gives the same
+    groups as ``groupby(keys, sort=False)``, which also leaves out NaN keys.
+    """
+    group = np.zeros(len(frame), dtype=np.int64)
+    missing = np.zeros(len(frame), dtype=bool)
+    for key in keys:
+        codes, distinct = pd.factorize(frame[key])
+        missing |= codes < 0
+        group = group * (len(distinct) + 1) + codes
+    return np.where(missing, -1, pd.factorize(group)[0])
+
+
 def _group_figures(frame: pd.DataFrame) -> dict[str, Figures]:
     """Sum a frame of documents (customer, state, cents) into Figures per customer.
 
@@ -150,12 +251,16 @@ def _group_figures(frame: pd.DataFrame) -> dict[str, Figures]:
     figures: dict[str, Figures] = {}
     if frame.empty:
         return figures
-    grouped = frame.groupby(["customer", "state"], sort=False)["cents"]
-    for (customer, state), (count, total) in zip(
-        grouped.count().index,
-        zip(grouped.count(), grouped.sum(), strict=True),
-        strict=True,
-    ):
+    groups = _group_codes(frame, ["customer", "state"])
+    kept = frame[groups >= 0].assign(group=groups[groups >= 0])
+    grouped = kept.groupby("group", sort=False)
+    sums = grouped.agg(
+        customer=("customer", "first"),
+        state=("state", "first"),
+        count=("cents", "count"),
+        total=("cents", "sum"),
+    )
+    for customer, state, count, total in sums.itertuples(index=False):
         entry = figures.setdefault(str(customer), Figures())
         if state in ("open", "paid", "credit"):
             setattr(entry, f"{state}_count", int(count))
@@ -223,7 +328,9 @@ def _fec_rows(
 
     pandas' C parser reads the file when every line has the header's field count.
     Otherwise the lines are split one by one, and lines of the wrong width are left
-    out, as the reader rejects them.
+    out, as the reader rejects them. CompteNum is stripped. The other columns keep
+    their surrounding whitespace, for the caller to strip where it matters, because
+    stripping every cell costs more than reading the file.
     """
     with open(path, encoding=encoding, newline="") as handle:
         header = handle.readline().lstrip("\ufeff").rstrip("\r\n").split(separator)
@@ -248,18 +355,27 @@ def _fec_rows(
             skip_blank_lines=False,
             engine="c",
         )
-    except pd.errors.ParserError:
+    except (pd.errors.ParserError, ValueError):
+        # ValueError: the first line has fewer fields than the header.
         frame = _fec_rows_one_by_one(path, encoding, separator, len(names), wanted)
     else:
         frame = frame.rename(columns=wanted)
         frame["line"] = frame.index + 2
-    frame = frame.apply(
-        lambda column: column.str.strip() if column.name != "line" else column
-    )
-    account = frame["CompteNum"]
-    return frame[account.ne("") & account.str.startswith(prefixes)].reset_index(
-        drop=True
-    )
+    codes, accounts = pd.factorize(frame["CompteNum"], use_na_sentinel=False)
+    accounts = pd.Series(accounts, dtype=object).str.strip()
+    account = pd.Series(accounts.to_numpy()[codes], index=frame.index, dtype=object)
+    is_receivable = (accounts.ne("") & accounts.str.startswith(prefixes)).to_numpy()
+    receivable = is_receivable[codes]
+    frame = frame[receivable].reset_index(drop=True)
+    frame["CompteNum"] = account[receivable].to_numpy()
+    return frame
+
+
+def _stripped(texts: pd.Series) -> pd.Series:
+    """Strip ``texts``, each distinct text once: most FEC columns repeat few values."""
+    codes, distinct = pd.factorize(texts, use_na_sentinel=False)
+    stripped = pd.Series(distinct, dtype=object).str.strip().to_numpy()
+    return pd.Series(stripped[codes], index=texts.index, dtype=object)
 
 
 def _fec_rows_one_by_one(
@@ -290,23 +406,59 @@ def _fold(text: str) -> str:
 
 
 def _fec_opening(frame: pd.DataFrame) -> pd.Series:
-    """Return which lines are opening balances without an invoice reference."""
-    journal = frame["JournalCode"].str.upper()
+    """Return which lines are opening balances without an invoice reference.
+
+    ``frame`` has JournalCode unstripped, and PieceRef stripped.
+    """
+    codes, distinct = pd.factorize(frame["JournalCode"], use_na_sentinel=False)
+    journal_codes = pd.Series(distinct, dtype=object).str.strip()
+    in_journal = journal_codes.str.upper().isin(_FEC_OPENING_JOURNALS).to_numpy()
+    by_journal = pd.Series(in_journal[codes], index=frame.index)
     label = frame["EcritureLib"]
-    # Only these labels can fold to "a nouveau..." or "report a nouveau...".
-    maybe = label.str.match(
+    # Only these labels can fold to "a nouveau..." or "report a nouveau...". The
+    # leading \s* also skips the whitespace that the reader strips. Most labels
+    # start with a letter that rules them out, which one whole-column test finds.
+    first = label.to_numpy(dtype=object).astype("U1").view(np.uint32)
+    ruled_out = np.zeros(len(first), dtype=bool)
+    is_ascii = first < len(_RULED_OUT_FIRST)
+    ruled_out[is_ascii] = _RULED_OUT_FIRST[first[is_ascii]]
+    may_start = ~by_journal.to_numpy() & ~ruled_out
+    maybe = pd.Series(False, index=frame.index)
+    maybe[may_start] = label[may_start].str.match(
         r"(?i)\s*(?:[aàáâãäå][\s-]*n|r[eéè]port)", na=False
-    ) & ~journal.isin(_FEC_OPENING_JOURNALS)
+    )
     by_label = pd.Series(False, index=frame.index)
     by_label[maybe] = label[maybe].map(_fold).str.startswith(_FEC_OPENING_LABELS)
-    opening = journal.isin(_FEC_OPENING_JOURNALS) | by_label
-    reference = frame["PieceRef"]
+    opening = by_journal | by_label
+    # Whether the reference names the opening entry, checked on opening lines only.
+    reference = frame.loc[opening, "PieceRef"]
+    journal = frame.loc[opening, "JournalCode"].str.strip()
     names_opening = (
         reference.eq("")
-        | reference.str.casefold().eq(frame["JournalCode"].str.casefold())
+        | reference.str.casefold().eq(journal.str.casefold())
         | reference.str.fullmatch(_FEC_OPENING_REFERENCE, na=False)
     )
-    return opening & names_opening
+    opening[opening] = names_opening
+    return opening
+
+
+def _letter_closing(lines: pd.DataFrame, keys: pd.DataFrame) -> pd.Series:
+    """Return the latest EcritureDate of each (customer, EcritureLet) of ``keys``.
+
+    ``lines`` are all the receivable lines, those after the as-of date included.
+    """
+    lettered = lines[(lines["EcritureLet"] != "") & lines["entry_date"].notna()]
+    closing = lettered.groupby(["customer", "EcritureLet"])["entry_date"].max()
+    found = closing.reindex(pd.MultiIndex.from_frame(keys))
+    return pd.Series(found.to_numpy(), index=keys.index)
+
+
+def _fec_names(first: pd.DataFrame) -> dict[str, str]:
+    """Return each customer's name, from its first line (CompAuxLib, else CompteLib)."""
+    has_aux = first["CompAuxNum"].str.strip() != ""
+    name = first["CompAuxLib"].where(has_aux, first["CompteLib"]).str.strip()
+    name = name.where(name != "", first["customer"])
+    return dict(zip(first["customer"], name, strict=True))
 
 
 def fec_totals(
@@ -320,32 +472,24 @@ def fec_totals(
     invoice reference net into one balance per customer.
     """
     prefixes = tuple(settings.get("account_prefixes") or ["411"])
-    frame = _fec_rows(path, settings["encoding"], settings["separator"], prefixes)
-    frame["customer"] = frame["CompAuxNum"].where(
-        frame["CompAuxNum"] != "", frame["CompteNum"]
-    )
-    frame["name"] = frame["CompAuxLib"].where(
-        frame["CompAuxNum"] != "", frame["CompteLib"]
-    )
-    frame["name"] = frame["name"].where(frame["name"] != "", frame["customer"])
-    frame["entry_date"] = _dates(frame["EcritureDate"], FEC_DAY)
+    lines = _fec_rows(path, settings["encoding"], settings["separator"], prefixes)
+    aux = _stripped(lines["CompAuxNum"])
+    lines["customer"] = aux.where(aux != "", lines["CompteNum"])
+    lines["entry_date"] = _dates(lines["EcritureDate"], FEC_DAY)
+    lines["EcritureLet"] = _stripped(lines["EcritureLet"])
 
-    # A letter closes on the latest date of its lines, those after as_of included.
-    lettered = frame[(frame["EcritureLet"] != "") & frame["entry_date"].notna()]
-    closing = lettered.groupby(["customer", "EcritureLet"])["entry_date"].max()
-    closing.name = "letter_closed"
-    frame = frame.join(closing, on=["customer", "EcritureLet"])
-
-    frame = frame[
-        ~frame["line"].isin(excluded.lines)
-        & (frame["entry_date"] <= pd.Timestamp(as_of))
-    ].copy()
+    limit = pd.Timestamp(as_of)
+    frame = lines[~lines["line"].isin(excluded.lines) & (lines["entry_date"] <= limit)]
     frame["signed"] = cents_of(frame["Debit"]) - cents_of(frame["Credit"])
     frame["side"] = frame["signed"].gt(0).map({True: "D", False: "C"})
-    letter_date = _dates(frame["DateLet"], FEC_DAY).fillna(frame["letter_closed"])
-    frame["settled"] = (frame["EcritureLet"] != "") & (
-        letter_date <= pd.Timestamp(as_of)
-    )
+    letter_date = _dates(frame["DateLet"], FEC_DAY)
+    # A letter without DateLet closes on the latest date of its lines.
+    undated = (frame["EcritureLet"] != "") & letter_date.isna()
+    if undated.any():
+        keys = frame.loc[undated, ["customer", "EcritureLet"]]
+        letter_date = letter_date.fillna(_letter_closing(lines, keys))
+    frame["settled"] = (frame["EcritureLet"] != "") & (letter_date <= limit)
+    frame["PieceRef"] = frame["PieceRef"].str.strip()
     frame["opening"] = _fec_opening(frame)
     frame["document"] = frame["PieceRef"].where(~frame["opening"], "\x00opening")
     frame["side"] = frame["side"].where(~frame["opening"], "")
@@ -361,14 +505,17 @@ def fec_totals(
         frame = frame[frame["_merge"] == "left_only"].drop(columns="_merge")
 
     frame["open_signed"] = frame["signed"].where(~frame["settled"], 0)
-    documents = frame.groupby(keys, sort=False).agg(
+    frame["document_key"] = _group_codes(frame, keys)
+    grouped = frame[frame["document_key"] >= 0].groupby("document_key", sort=False)
+    documents = grouped.agg(
+        **{key: (key, "first") for key in keys},
         all_settled=("settled", "all"),
         signed=("signed", "sum"),
         open_signed=("open_signed", "sum"),
         issue=("issue", "min"),
         first_line=("line", "min"),
     )
-    documents = documents.reset_index()
+    documents = documents.reset_index(drop=True)
     net = documents["signed"].where(documents["all_settled"], documents["open_signed"])
     documents["cents"] = net.abs()
     is_debit = net > 0
@@ -382,15 +529,15 @@ def fec_totals(
         for ref, text in (settings.get("due_dates") or {}).items()
     }
     due = _due_from_term(documents["issue"], settings.get("payment_term") or "30 days")
-    from_file = documents["document"].map(due_dates)
-    due = from_file.where(from_file.notna(), due)
+    if due_dates:
+        from_file = documents["document"].map(due_dates)
+        due = from_file.where(from_file.notna(), due)
     documents["due"] = due.where(
         documents["document"] != "\x00opening", documents["issue"]
     )
-    names = frame.drop_duplicates("customer").set_index("customer")["name"].to_dict()
     return Totals(
         customers=_group_figures(documents),
-        names=names,
+        names=_fec_names(frame.drop_duplicates("customer")),
         open_items=_open_items(documents),
     )
 

@@ -13,19 +13,21 @@ import datetime as dt
 import hashlib
 import logging
 from collections.abc import Callable
-from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 from sqlalchemy import insert, select
 
 from app.audit import services as audit
 from app.auth.models import Team
 from app.extensions import db
-from app.ledger.ageing import age_items, ageing_as_json
+from app.ledger.ageing import ageing_as_json, bucket_of, empty_ageing
 from app.ledger.models import Customer
-from app.ledger.money import ZERO, format_amount
+from app.ledger.money import format_amount
 from app.timeutil import utcnow
 from migration.checks import reject_excess_credits, reject_unknown_customers
+from migration.item_table import ItemTable, money
 from migration.load import BatchHook, LoadCounts, load_items
 from migration.messages import ReaderError
 from migration.models import ImportRejection, ImportRun, LegacyCutover, RunMode
@@ -77,33 +79,46 @@ def file_sha256(path: Path) -> str:
 
 
 def summarise(
-    items: list[LegacyItem], counts: RowCounts, rejections: list[Rejection], as_of
+    items: ItemTable, counts: RowCounts, rejections: list[Rejection], as_of
 ) -> dict:
     """Return the figures of a run, computed from the file's items alone."""
-    debits = [item for item in items if not item.is_credit]
-    open_items = [item for item in debits if item.settled_date is None]
-    paid_items = [item for item in debits if item.settled_date is not None]
-    credits = [item for item in items if item.is_credit and item.settled_date is None]
-    ageing = age_items(((item.due_date, item.amount) for item in open_items), as_of)
+    frame = items.frame
+    is_credit = frame["is_credit"].to_numpy(dtype=bool)
+    is_settled = ~np.isnat(items.day_values("settled_date"))
+    cents = frame["cents"].to_numpy()
+    open_items = ~is_credit & ~is_settled
+    paid_items = ~is_credit & is_settled
+    credits = is_credit & ~is_settled
     return {
         "rows_read": counts.rows_read,
         "rows_skipped": counts.rows_skipped,
         "rows_ignored": counts.rows_ignored,
         "rows_rejected": len({rejection.line for rejection in rejections}),
-        "customers": len({item.customer_legacy_id for item in items}),
-        "invoices": len(debits),
-        "open_invoices": len(open_items),
-        "open_amount": format_amount(_total(open_items)),
-        "paid_invoices": len(paid_items),
-        "paid_amount": format_amount(_total(paid_items)),
-        "open_credits": len(credits),
-        "credit_amount": format_amount(_total(credits)),
-        "ageing": ageing_as_json(ageing),
+        "customers": int(frame["customer_legacy_id"].nunique()),
+        "invoices": int((~is_credit).sum()),
+        "open_invoices": int(open_items.sum()),
+        "open_amount": format_amount(money(cents[open_items])),
+        "paid_invoices": int(paid_items.sum()),
+        "paid_amount": format_amount(money(cents[paid_items])),
+        "open_credits": int(credits.sum()),
+        "credit_amount": format_amount(money(cents[credits])),
+        "ageing": ageing_as_json(
+            _ageing(items.day_values("due_date")[open_items], cents[open_items], as_of)
+        ),
     }
 
 
-def _total(items: list[LegacyItem]) -> Decimal:
-    return sum((item.amount for item in items), ZERO)
+def _ageing(due: np.ndarray, cents: np.ndarray, as_of: dt.date) -> dict[str, dict]:
+    """Sum open items into the buckets of ``age_items``, by days past due."""
+    ageing = empty_ageing()
+    days_past_due = (np.datetime64(as_of, "D") - due).astype(np.int64)
+    codes, distinct = pd.factorize(days_past_due)
+    buckets = np.array([bucket_of(int(days)) for days in distinct], dtype=object)
+    for bucket in set(buckets.tolist()):
+        in_bucket = buckets[codes] == bucket
+        ageing[bucket]["count"] = int(in_bucket.sum())
+        ageing[bucket]["amount"] = money(cents[in_bucket])
+    return ageing
 
 
 def cutover_of(source: str) -> LegacyCutover | None:
@@ -182,7 +197,7 @@ def run_import(
     )
     if wave is not None:
         run.settings = export.settings | {
-            "customers": sorted({item.customer_legacy_id for item in items})
+            "customers": sorted(set(items.frame["customer_legacy_id"]))
         }
     previous = _previous_run(run)
     if rejections and not accept_rejects:
@@ -232,7 +247,14 @@ def run_import(
 
 def _read(
     export: Export, on_row: Callable[[], None] | None
-) -> tuple[list[LegacyItem], list[Rejection]]:
+) -> tuple[ItemTable, list[Rejection]]:
+    """Read every record; ``on_row`` is called once per record."""
+    if export.read_table is not None:
+        table, rejections = export.read_table()
+        if on_row is not None:
+            for _ in range(len(table) + len(rejections)):
+                on_row()
+        return table, rejections
     items: list[LegacyItem] = []
     rejections: list[Rejection] = []
     for record in export.records:
@@ -242,13 +264,16 @@ def _read(
             rejections.append(record)
         else:
             items.append(record)
-    return items, rejections
+    return ItemTable.from_items(items), rejections
 
 
 def _check_rows(
-    export: Export, items: list[LegacyItem], rejections: list[Rejection]
-) -> tuple[list[LegacyItem], list[Rejection]]:
+    export: Export, table: ItemTable, rejections: list[Rejection]
+) -> tuple[ItemTable, list[Rejection]]:
     """Apply the cross-row and database checks that the profile requests."""
+    if export.customers_policy != "existing_only" and export.credit_policy != "reject":
+        return table, rejections
+    items = table.to_items()
     found: list[Rejection] = []
     if export.customers_policy == "existing_only":
         known = set(
@@ -268,17 +293,18 @@ def _check_rows(
         )
         found += excess
     if not found:
-        return items, rejections
+        return ItemTable.from_items(items), rejections
     # A row rejected by a later check loses its other items too (a partly paid
     # invoice gives an invoice and a payment item).
     lines = {rejection.line for rejection in found}
     items = [item for item in items if item.line not in lines]
-    return items, sorted(rejections + found, key=lambda rejection: rejection.line)
+    rejections = sorted(rejections + found, key=lambda rejection: rejection.line)
+    return ItemTable.from_items(items), rejections
 
 
 def _limit_to_wave(
-    source: str, items: list[LegacyItem], teams: frozenset[str] | None
-) -> tuple[list[LegacyItem], int]:
+    source: str, items: ItemTable, teams: frozenset[str] | None
+) -> tuple[ItemTable, int]:
     """Keep the items of customers whose team is in ``teams``; count the rows left out.
 
     A customer's team is the one its row names, else the one it has in Cadence.
@@ -293,13 +319,13 @@ def _limit_to_wave(
             .where(Customer.legacy_source == source)
         ).all()
     )
-    kept = [
-        item
-        for item in items
-        if (item.team or known_teams.get(item.customer_legacy_id)) in teams
-    ]
-    left_out_lines = {item.line for item in items} - {item.line for item in kept}
-    return kept, len(left_out_lines)
+    frame = items.frame
+    named = frame["team"].fillna("").astype(bool)
+    team = frame["team"].where(named, frame["customer_legacy_id"].map(known_teams))
+    keep = team.isin(teams).to_numpy(dtype=bool)
+    lines = frame["line"]
+    left_out_lines = set(lines[~keep]) - set(lines[keep])
+    return items.subset(keep), len(left_out_lines)
 
 
 def _check_cutover(source: str, force: bool) -> None:

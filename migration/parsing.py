@@ -441,6 +441,7 @@ def _is_day_first(date_format: str) -> bool:
 # --- Encodings and separators ------------------------------------------------------
 
 _BLOCK_SIZE = 1 << 20
+_NOT_C1_BYTES = bytes(range(0x80)) + bytes(range(0xA0, 0x100))
 _ISO_8859_CODECS = {"iso8859-1", "iso8859-15", "latin-1"}
 
 
@@ -486,7 +487,8 @@ def detect_encoding(path: Path, *, fallback: str = "cp1252") -> EncodingChoice:
             if index == 0:
                 has_bom = block.startswith(codecs.BOM_UTF8)
             is_ascii = is_ascii and block.isascii()
-            has_c1_bytes = has_c1_bytes or re.search(rb"[\x80-\x9f]", block) is not None
+            # Deleting every other byte is much faster than a regex search.
+            has_c1_bytes = has_c1_bytes or bool(block.translate(None, _NOT_C1_BYTES))
             if is_utf8:
                 is_utf8 = _decodes(decoder, block, final=False)
     if is_utf8 and _decodes(decoder, b"", final=True):

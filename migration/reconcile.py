@@ -107,14 +107,21 @@ def database_totals(source: str, customers: set[str] | None) -> Totals:
             int(cents),
         )
 
-    open_items = db.session.execute(
-        select(Customer.legacy_id, Invoice.due_date, Invoice.open_amount)
+    # The ageing needs only the open amount per due date, and far fewer due dates
+    # than invoices come back.
+    by_due_date = db.session.execute(
+        select(
+            Invoice.due_date,
+            func.count(Invoice.id),
+            _cents_sum(Invoice.open_amount),
+        )
         .join(Customer, Invoice.customer_id == Customer.id)
         .where(*limit, Invoice.legacy_source == source, is_open)
+        .group_by(Invoice.due_date)
     ).all()
-    frame = pd.DataFrame(open_items, columns=["customer", "due", "amount"])
-    frame["cents"] = [int(amount * 100) for amount in frame["amount"]]
-    return Totals(figures, names, frame[["customer", "due", "cents"]])
+    open_items = pd.DataFrame(by_due_date, columns=["due", "count", "cents"])
+    open_items["cents"] = open_items["cents"].astype("int64")
+    return Totals(figures, names, open_items)
 
 
 @dataclasses.dataclass

@@ -18,7 +18,7 @@ import yaml
 from migration.load import json_value
 from migration.messages import ReaderError
 from migration.parsing import FEC_DATE
-from migration.readers import DetectedFormat, Record
+from migration.readers import DetectedFormat, Record, TableReader
 from migration.readers.fec import SOURCE as FEC_SOURCE
 from migration.readers.fec import load_due_dates, read_fec
 from migration.readers.ibm import SOURCE as IBM_SOURCE
@@ -58,6 +58,8 @@ class Export:
     decimal: str = ","
     customers_policy: str = "any"
     credit_policy: str = "allow"  # checked by the importer, for mapped exports
+    # Reads the items as a table instead of ``records``, for readers that can.
+    read_table: TableReader | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,6 +145,7 @@ def _open_fec(path: Path, as_of: dt.date, options: ExportOptions) -> Export:
         settings=settings,
         customer_field="CompAuxNum",
         amount_field="Credit",
+        read_table=result.split_table,
     )
 
 

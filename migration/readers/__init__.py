@@ -9,9 +9,12 @@ import the shared types below without an import cycle.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+import heapq
+from collections.abc import Callable, Iterator
+from operator import attrgetter
 from typing import Generic, TypeVar
 
+from migration.item_table import ItemTable
 from migration.messages import ReaderError
 from migration.records import LegacyItem, Rejection
 
@@ -21,11 +24,14 @@ __all__ = [
     "ReadResult",
     "ReaderError",
     "Record",
+    "TableReader",
     "join_legacy_id",
 ]
 
 Record = LegacyItem | Rejection
 StatsT = TypeVar("StatsT")
+# Reads a whole file: the items in line order, and the rejections in line order.
+TableReader = Callable[[], tuple[ItemTable, list[Rejection]]]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -63,13 +69,24 @@ class DetectedFormat:
 class ReadResult(Generic[StatsT]):
     """Iterator over the records of one file, with counters and the detected format.
 
-    The counters in ``stats`` are final only once the iteration has ended.
+    The counters in ``stats`` are final only once the iteration has ended. A reader
+    that builds its items as an ``ItemTable`` passes ``read_table`` and no
+    ``records``: iterating then makes the item objects one by one, while
+    ``split_table`` returns the table without making them.
     """
 
     def __init__(
-        self, records: Iterator[Record], stats: StatsT, detected: DetectedFormat
+        self,
+        records: Iterator[Record] | None,
+        stats: StatsT,
+        detected: DetectedFormat,
+        *,
+        read_table: TableReader | None = None,
     ) -> None:
-        self._records = records
+        if (records is None) == (read_table is None):
+            raise ValueError("give either records or read_table")
+        self._read_table = read_table
+        self._records = records if records is not None else self._merged_records()
         self.stats = stats
         self.detected = detected
 
@@ -78,6 +95,25 @@ class ReadResult(Generic[StatsT]):
 
     def __next__(self) -> Record:
         return next(self._records)
+
+    def split_table(self) -> tuple[ItemTable, list[Rejection]]:
+        """Consume the remaining records as a table of items and the rejections.
+
+        Both are in line order, a line's rejections before its items, as iterating
+        gives them.
+        """
+        if self._read_table is not None:
+            read_table, self._read_table = self._read_table, None
+            self._records = iter(())
+            return read_table()
+        items, rejections = self.split()
+        return ItemTable.from_items(items), rejections
+
+    def _merged_records(self) -> Iterator[Record]:
+        read_table, self._read_table = self._read_table, None
+        table, rejections = read_table()
+        # heapq.merge is stable: on one line, rejections come before items.
+        yield from heapq.merge(rejections, table, key=attrgetter("line"))
 
     def split(self) -> tuple[list[LegacyItem], list[Rejection]]:
         """Consume the remaining records and return the items and the rejections."""

@@ -10,16 +10,22 @@ into one item per customer document:
   that give each customer its own 411 account.
 - The lines of one customer with one PieceRef on one side form one document. Debit
   lines make an invoice and credit lines a payment or credit note (see
-  ``_credit_kind``). Several lines are summed into one document.
+  ``_is_payment``). Several lines are summed into one document.
 - Opening-balance lines (à-nouveaux) without an invoice reference are netted into one
   OPENING item per customer. Opening lines with a PieceRef are ordinary documents.
 - Lines booked after the as-of date are skipped, because they were not yet in the
   books on that date. Lines on other accounts are counted and ignored unvalidated.
 - A line is settled when it is lettered (EcritureLet) on or before the as-of date,
-  and open otherwise (see ``_settled_date``).
+  and open otherwise (see ``fec_documents.settled_dates``).
 
 Records come out sorted by line once the whole file has been read, because documents,
 opening balances and settlement dates can only be built from all the lines.
+
+The first pass reads the file in blocks (``fec_text``) and checks the plain lines
+with whole-column operations (``_check_columns``). A line those checks cannot vouch
+for, such as a line with a bad field, an unusual amount or the wrong field count,
+goes through the line-by-line parser ``_read_line``, which gives the rejections. The
+second pass (``fec_documents``) builds the documents.
 """
 
 from __future__ import annotations
@@ -29,12 +35,16 @@ import dataclasses
 import datetime as dt
 import re
 import unicodedata
-from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
+from operator import attrgetter
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from migration.checks import reject_excess_credits
+from migration.item_table import ItemTable
 from migration.messages import ReaderError, reject
 from migration.parsing import (
     DEFAULT_YEARS,
@@ -53,16 +63,14 @@ from migration.parsing import (
     parse_payment_term,
     sniff_separator,
 )
-from migration.readers import (
-    DetectedFormat,
-    Detection,
-    ReadResult,
-    Record,
-    join_legacy_id,
-)
-from migration.records import ItemKind, LegacyItem, Rejection
+from migration.readers import DetectedFormat, Detection, ReadResult
+from migration.readers.fec_columns import fec_dates, simple_cents
+from migration.readers.fec_documents import SOURCE, DocumentRules, build_items
+from migration.readers.fec_text import TextBlock, read_blocks, supports_encoding
+from migration.records import Rejection
 
-SOURCE = "fec"
+__all__ = ["SOURCE", "FecStats", "load_due_dates", "read_fec"]
+
 FEC_COLUMNS = (
     "JournalCode",
     "JournalLib",
@@ -141,11 +149,12 @@ class FecStats:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Entry:
-    """One accepted receivable line, parsed."""
+    """One receivable line accepted by the line-by-line parser."""
 
     line: int
     journal_code: str
-    label: str
+    ecriture_num: str
+    account: str
     entry_date: dt.date
     customer_id: str
     customer_name: str
@@ -156,10 +165,7 @@ class _Entry:
     letter: str
     letter_date: dt.date | None
     is_opening: bool
-
-    @property
-    def signed_amount(self) -> Decimal:
-        return self.amount if self.side == "D" else -self.amount
+    is_payment: bool
 
 
 @dataclasses.dataclass
@@ -180,15 +186,49 @@ class _Options:
 
 @dataclasses.dataclass
 class _Ledger:
-    """Entries, rejections and lettering dates collected by the first pass."""
+    """Entries, rejections and lettering of the lines parsed one by one."""
 
     entries: list[_Entry] = dataclasses.field(default_factory=list)
     rejections: list[Rejection] = dataclasses.field(default_factory=list)
-    # Latest EcritureDate of each (customer, EcritureLet), over all dated lines.
-    letter_dates: dict[tuple[str, str], dt.date] = dataclasses.field(
-        default_factory=dict
-    )
-    first_line_of: dict[tuple, int] = dataclasses.field(default_factory=dict)
+    # (customer, EcritureLet, EcritureDate) of each dated lettered line.
+    letters: list[tuple[str, str, dt.date]] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class _Lines:
+    """What the first pass keeps of the file's lines, and its counters."""
+
+    stats: FecStats = dataclasses.field(default_factory=FecStats)
+    ledger: _Ledger = dataclasses.field(default_factory=_Ledger)
+    entry_frames: list[pd.DataFrame] = dataclasses.field(default_factory=list)
+    letter_frames: list[pd.DataFrame] = dataclasses.field(default_factory=list)
+
+    def entries(self) -> pd.DataFrame:
+        """Return the accepted lines in line order, with ``fec_documents`` columns.
+
+        The columns ecriture_num and account serve the duplicate check.
+        """
+        frames = [*self.entry_frames, _entry_frame(self.ledger.entries)]
+        entries = pd.concat(frames, ignore_index=True)
+        if self.ledger.entries:
+            entries = entries.sort_values("line", kind="stable", ignore_index=True)
+        entries["customer_code"] = pd.factorize(entries["customer_id"])[0]
+        entries["piece_code"] = pd.factorize(entries["piece_ref"])[0]
+        return entries
+
+    def letters(self) -> pd.DataFrame:
+        """Return (customer_id, letter, entry_date) of every dated lettered line."""
+        letters = self.ledger.letters
+        parsed = pd.DataFrame(
+            {
+                "customer_id": pd.Series([row[0] for row in letters], dtype=object),
+                "letter": pd.Series([row[1] for row in letters], dtype=object),
+                "entry_date": np.array(
+                    [row[2] for row in letters], dtype="datetime64[D]"
+                ),
+            }
+        )
+        return pd.concat([*self.letter_frames, parsed], ignore_index=True)
 
 
 def read_fec(
@@ -256,7 +296,9 @@ def read_fec(
         columns=tuple(header),
     )
     stats = FecStats()
-    return ReadResult(_read_records(options, stats), stats, detected)
+    return ReadResult(
+        None, stats, detected, read_table=lambda: _read_table(options, stats)
+    )
 
 
 def _prefixes(account_prefix: str | tuple[str, ...]) -> tuple[str, ...]:
@@ -418,21 +460,280 @@ def _due_date_problem(
 
 # --- First pass: parse and validate lines ------------------------------------------
 
+# The columns the first pass reads. Other columns only count towards a line's fields.
+_READ_COLUMNS = (
+    "JournalCode",
+    "EcritureNum",
+    "EcritureDate",
+    "CompteNum",
+    "CompteLib",
+    "CompAuxNum",
+    "CompAuxLib",
+    "PieceRef",
+    "PieceDate",
+    "EcritureLib",
+    "Debit",
+    "Credit",
+    "EcritureLet",
+    "DateLet",
+)
 
-def _read_records(options: _Options, stats: FecStats) -> Iterator[Record]:
-    ledger = _Ledger()
+
+def _read_table(
+    options: _Options, stats: FecStats
+) -> tuple[ItemTable, list[Rejection]]:
+    """Read the whole file: the items and the rejections, each in line order."""
+    lines = _first_pass(options)
+    entries, duplicates = _without_duplicates(lines.entries())
+    rules = DocumentRules(
+        as_of=options.as_of,
+        payment_term=options.payment_term,
+        due_dates=options.due_dates,
+        team_of=options.team_of,
+    )
+    items, rejections, counts = build_items(entries, lines.letters(), rules)
+    for name, value in dataclasses.asdict(counts).items():
+        setattr(lines.stats, name, value)
+    if options.credit_exceeds_debt == "reject":
+        kept, excess = reject_excess_credits(items.to_items(), field="Credit")
+        items = ItemTable.from_items(kept)
+        lines.stats.credits_rejected_over_debt = len(excess)
+        rejections += excess
+
+    lines.stats.lines_rejected += len(duplicates)
+    lines.stats.lines_accepted = len(entries)
+    lines.stats.rejections = len(lines.ledger.rejections + duplicates + rejections)
+    lines.stats.items = len(items)
+    for field in dataclasses.fields(FecStats):
+        setattr(stats, field.name, getattr(lines.stats, field.name))
+    # Line rejections first, so that a stable sort keeps them before later ones.
+    everything = lines.ledger.rejections + duplicates + rejections
+    return items, sorted(everything, key=attrgetter("line"))
+
+
+def _first_pass(options: _Options) -> _Lines:
+    """Check every line, by whole columns where the encoding allows, else one by one."""
+    if supports_encoding(options.encoding):
+        lines = _Lines()
+        try:
+            blocks = read_blocks(
+                options.path,
+                encoding=options.encoding,
+                separator=options.separator,
+                width=options.column_count,
+                columns={options.column_index[name]: name for name in _READ_COLUMNS},
+            )
+            for block in blocks:
+                _read_block(block, options, lines)
+            return lines
+        except UnicodeDecodeError:
+            pass  # reading line by line raises ReaderError with the line number
+    lines = _Lines()
     with open(options.path, encoding=options.encoding) as handle:
-        lines = checked_lines(handle, options.path, options.encoding)
-        next(lines)  # the header, checked by read_fec
-        for number, text in enumerate(lines, start=2):
-            _read_line(number, text, options, ledger, stats)
+        texts = checked_lines(handle, options.path, options.encoding)
+        next(texts)  # the header, checked by read_fec
+        for number, text in enumerate(texts, start=2):
+            _read_line(number, text, options, lines.ledger, lines.stats)
+    return lines
 
-    items, rejections = _build_items(ledger, options, stats)
-    rejections = ledger.rejections + rejections
-    stats.rejections = len(rejections)
-    stats.items = len(items)
-    records: list[Record] = [*rejections, *items]
-    yield from sorted(records, key=lambda record: record.line)
+
+def _read_block(block: TextBlock, options: _Options, lines: _Lines) -> None:
+    in_python = np.ones(len(block.lines), dtype=bool)
+    if block.frame is not None:
+        in_python = _check_columns(block, options, lines)
+    for index in np.flatnonzero(in_python).tolist():
+        number = block.first_line + index
+        _read_line(number, block.text(index), options, lines.ledger, lines.stats)
+
+
+# --- First pass by whole columns ---------------------------------------------------
+
+
+def _check_columns(block: TextBlock, options: _Options, lines: _Lines) -> np.ndarray:
+    """Handle the block's plain lines by whole columns; return which lines are left.
+
+    Handled here: lines on other accounts, and receivable lines with the right
+    field count that are either booked after the as-of date or pass every check.
+    The lines left, blank lines among them, go to ``_read_line``.
+    """
+    frame = block.frame
+    if block.padded.any():
+        frame = frame.copy()
+        frame.loc[block.padded] = frame.loc[block.padded].apply(
+            lambda column: column.str.strip()
+        )
+    # Few distinct accounts: test each once.
+    codes, accounts = pd.factorize(frame["CompteNum"])
+    receivable = np.array(
+        [account.startswith(options.account_prefixes) for account in accounts],
+        dtype=bool,
+    )[codes]
+    has_account = frame["CompteNum"].to_numpy() != ""
+    receivable &= has_account
+    ignored = has_account & ~receivable
+    lines.stats.lines_read += int(ignored.sum())
+    lines.stats.lines_ignored_not_receivable += int(ignored.sum())
+
+    handled = ignored.copy()
+    checked = np.flatnonzero(receivable & _has_width(block, options))
+    if len(checked):
+        rows = frame if len(checked) == len(frame) else frame.iloc[checked]
+        numbers = block.first_line + checked
+        handled[checked] = _check_receivable(rows, numbers, options, lines)
+    return ~handled
+
+
+def _has_width(block: TextBlock, options: _Options) -> np.ndarray:
+    """Return which lines have the header's field count, once trailing empty fields
+    beyond it are dropped."""
+    counts = block.field_counts
+    width = options.column_count
+    has_width = counts == width
+    for index in np.flatnonzero(counts > width).tolist():
+        fields = block.text(index).rstrip("\r\n").split(options.separator)
+        has_width[index] = len(_without_trailing_empty(fields, width)) == width
+    return has_width
+
+
+def _check_receivable(
+    rows: pd.DataFrame, numbers: np.ndarray, options: _Options, lines: _Lines
+) -> np.ndarray:
+    """Record the receivable lines that need no rejection; return which they are.
+
+    These are the lines booked after the as-of date, which are only counted, and
+    the lines whose fields all pass the checks of ``_read_receivable``.
+    """
+    text = {name: rows[name].to_numpy() for name in _READ_COLUMNS}
+    entry_date, dated = fec_dates(text["EcritureDate"], options.years, required=True)
+    later = dated & (entry_date > np.datetime64(options.as_of, "D"))
+    debit, debit_read = simple_cents(text["Debit"])
+    credit, credit_read = simple_cents(text["Credit"])
+    piece_date, piece_date_read = fec_dates(
+        text["PieceDate"], options.years, required=False
+    )
+    letter_date, letter_date_read = fec_dates(
+        text["DateLet"], options.years, required=False
+    )
+    journal_opening, bank_journal = _journal_flags(text["JournalCode"])
+    opening = journal_opening | _label_flags(
+        text["EcritureLib"], _is_opening_label, ("nouveau",)
+    )
+    net = debit - credit
+    passes = (
+        dated
+        & ~later
+        & debit_read
+        & credit_read
+        & ((debit == 0) | (credit == 0))
+        & (net != 0)
+        & piece_date_read
+        & letter_date_read
+        & ~(letter_date < entry_date)
+        & ((text["PieceRef"] != "") | opening)
+    )
+    handled = later | passes
+    customer_id, customer_name = _customers(text)
+
+    lettered = handled & (text["EcritureLet"] != "")
+    lines.letter_frames.append(
+        pd.DataFrame(
+            {
+                "customer_id": customer_id[lettered],
+                "letter": text["EcritureLet"][lettered],
+                "entry_date": entry_date[lettered],
+            }
+        )
+    )
+    lines.stats.lines_read += int(handled.sum())
+    lines.stats.lines_skipped_after_as_of += int(later.sum())
+    if not passes.any():
+        return handled
+
+    is_debit = net > 0
+    is_opening = opening & passes
+    for row in np.flatnonzero(is_opening).tolist():
+        if _has_invoice_reference(text["PieceRef"][row], text["JournalCode"][row]):
+            is_opening[row] = False
+    to_label = passes & ~is_debit & ~bank_journal
+    is_payment = ~is_debit & bank_journal
+    is_payment[to_label] = _label_flags(
+        text["EcritureLib"][to_label], _is_payment_label, PAYMENT_WORDS
+    )
+    columns = {
+        "line": numbers,
+        "journal_code": text["JournalCode"],
+        "ecriture_num": text["EcritureNum"],
+        "account": text["CompteNum"],
+        "customer_id": customer_id,
+        "customer_name": customer_name,
+        "piece_ref": text["PieceRef"],
+        "piece_date": piece_date,
+        "entry_date": entry_date,
+        "is_debit": is_debit,
+        "cents": np.abs(net),
+        "letter": text["EcritureLet"],
+        "letter_date": letter_date,
+        "is_opening": is_opening,
+        "is_payment": is_payment,
+    }
+    lines.entry_frames.append(
+        pd.DataFrame({name: values[passes] for name, values in columns.items()})
+    )
+    return handled
+
+
+def _customers(text: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Return each line's customer id and name, as ``_read_receivable`` sets them."""
+    aux, account = text["CompAuxNum"], text["CompteNum"]
+    has_aux = aux != ""
+    aux_name = np.where(text["CompAuxLib"] != "", text["CompAuxLib"], aux)
+    account_name = np.where(text["CompteLib"] != "", text["CompteLib"], account)
+    customer_id = np.where(has_aux, aux, account)
+    return customer_id, np.where(has_aux, aux_name, account_name)
+
+
+def _journal_flags(journal_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return which lines are in an opening journal, and which in a bank journal.
+
+    Each distinct journal code is tested once.
+    """
+    codes, distinct = pd.factorize(journal_codes)
+    upper = [code.upper() for code in distinct]
+    opening = np.array([code in OPENING_JOURNALS for code in upper], dtype=bool)
+    bank = np.array(
+        [code.startswith(BANK_JOURNAL_PREFIXES) for code in upper], dtype=bool
+    )
+    return opening[codes], bank[codes]
+
+
+def _label_flags(
+    labels: np.ndarray, matches: Callable[[str], bool], words: tuple[str, ...]
+) -> np.ndarray:
+    """Return ``matches(_fold(label))`` for each label, folding only where needed.
+
+    Every folded label that ``matches`` accepts must contain one of ``words``
+    (lower-case, without spaces or hyphens). For an ASCII label, ``_fold`` only
+    lower-cases, turns hyphens into spaces and collapses whitespace. So an ASCII
+    label whose lower-case text has none of ``words`` does not match, and only
+    the other labels are folded.
+    """
+    flags = np.zeros(len(labels), dtype=bool)
+    joined = "\n".join(labels)
+    lowered = joined.lower()
+    if joined.isascii() and not any(word in lowered for word in words):
+        return flags
+    series = pd.Series(labels, dtype=object)
+    lower = series.str.lower()
+    maybe = ~series.str.isascii().to_numpy(dtype=bool)
+    for word in words:
+        maybe |= lower.str.contains(word, regex=False).to_numpy(dtype=bool)
+    rows = np.flatnonzero(maybe)
+    folded = {label: matches(_fold(label)) for label in set(labels[rows].tolist())}
+    flags[rows] = [folded[label] for label in labels[rows].tolist()]
+    return flags
+
+
+# --- First pass line by line -------------------------------------------------------
 
 
 def _read_line(
@@ -532,6 +833,10 @@ def _read_receivable(
     ledger: _Ledger,
     stats: FecStats,
 ) -> None:
+    """Parse a receivable line into an entry, or record its rejections.
+
+    Duplicate lines are rejected later, over all accepted lines.
+    """
     parser = _RowParser(number, row, options.years)
     customer_id = row["CompAuxNum"] or row["CompteNum"]
     if row["CompAuxNum"]:
@@ -541,10 +846,7 @@ def _read_receivable(
 
     entry_date = parser.date("EcritureDate", required=True)
     if entry_date is not None and row["EcritureLet"]:
-        key = (customer_id, row["EcritureLet"])
-        ledger.letter_dates[key] = max(
-            entry_date, ledger.letter_dates.get(key, entry_date)
-        )
+        ledger.letters.append((customer_id, row["EcritureLet"], entry_date))
     if entry_date is not None and entry_date > options.as_of:
         stats.lines_skipped_after_as_of += 1
         return
@@ -566,16 +868,14 @@ def _read_receivable(
     if parser.rejections or entry_date is None or side_amount is None:
         _add_rejections(ledger, stats, parser.rejections)
         return
-    duplicate = _duplicate_of(number, row, side_amount, ledger)
-    if duplicate is not None:
-        _add_rejections(ledger, stats, [duplicate])
-        return
 
     side, amount = side_amount
+    has_reference = _has_invoice_reference(row["PieceRef"], row["JournalCode"])
     entry = _Entry(
         line=number,
         journal_code=row["JournalCode"],
-        label=row["EcritureLib"],
+        ecriture_num=row["EcritureNum"],
+        account=row["CompteNum"],
         entry_date=entry_date,
         customer_id=customer_id,
         customer_name=customer_name,
@@ -585,10 +885,10 @@ def _read_receivable(
         amount=amount,
         letter=row["EcritureLet"],
         letter_date=letter_date,
-        is_opening=is_opening and not _has_invoice_reference(row),
+        is_opening=is_opening and not has_reference,
+        is_payment=side == "C" and _is_payment(row["JournalCode"], row["EcritureLib"]),
     )
     ledger.entries.append(entry)
-    stats.lines_accepted += 1
 
 
 def _side_and_amount(parser: _RowParser) -> tuple[str, Decimal] | None:
@@ -616,31 +916,79 @@ def _side_and_amount(parser: _RowParser) -> tuple[str, Decimal] | None:
     return ("D", net) if net > 0 else ("C", -net)
 
 
-def _duplicate_of(
-    number: int, row: dict[str, str], side_amount: tuple[str, Decimal], ledger: _Ledger
-) -> Rejection | None:
-    """Reject a line equal to an earlier one on the columns of DUPLICATE_KEY_COLUMNS.
+def _entry_frame(entries: list[_Entry]) -> pd.DataFrame:
+    """Return entries of the line-by-line parser as columns like ``_check_columns``."""
 
-    Amounts are compared by value, so 100,00 and 0100,00 are the same.
+    def column(name: str) -> list:
+        return [getattr(entry, name) for entry in entries]
+
+    cents = [int(entry.amount.scaleb(2)) for entry in entries]
+    return pd.DataFrame(
+        {
+            "line": np.array(column("line"), dtype=np.int64),
+            "journal_code": pd.Series(column("journal_code"), dtype=object),
+            "ecriture_num": pd.Series(column("ecriture_num"), dtype=object),
+            "account": pd.Series(column("account"), dtype=object),
+            "customer_id": pd.Series(column("customer_id"), dtype=object),
+            "customer_name": pd.Series(column("customer_name"), dtype=object),
+            "piece_ref": pd.Series(column("piece_ref"), dtype=object),
+            "piece_date": np.array(column("piece_date"), dtype="datetime64[D]"),
+            "entry_date": np.array(column("entry_date"), dtype="datetime64[D]"),
+            "is_debit": np.array([side == "D" for side in column("side")], dtype=bool),
+            "cents": _integers(cents),
+            "letter": pd.Series(column("letter"), dtype=object),
+            "letter_date": np.array(column("letter_date"), dtype="datetime64[D]"),
+            "is_opening": np.array(column("is_opening"), dtype=bool),
+            "is_payment": np.array(column("is_payment"), dtype=bool),
+        }
+    )
+
+
+def _integers(values: list[int]) -> np.ndarray:
+    """Return ``values`` as int64, or as Python ints when one does not fit."""
+    try:
+        return np.array(values, dtype=np.int64)
+    except OverflowError:
+        return np.array(values, dtype=object)
+
+
+def _without_duplicates(
+    entries: pd.DataFrame,
+) -> tuple[pd.DataFrame, list[Rejection]]:
+    """Reject each line equal to an earlier one on the columns of DUPLICATE_KEY_COLUMNS.
+
+    Amounts are compared by value, so 100,00 and 0100,00 are the same. Only lines
+    with the same PieceRef, side and amount can be equal, so the other columns are
+    compared for those lines only.
     """
-    key = (
-        row["JournalCode"],
-        row["EcritureNum"],
-        row["CompteNum"],
-        row["PieceRef"],
-        side_amount,
-    )
-    first_line = ledger.first_line_of.setdefault(key, number)
-    if first_line == number:
-        return None
-    return reject(
-        number,
-        WHOLE_LINE,
-        row["EcritureNum"],
-        "duplicate_line",
-        first_line=first_line,
-        key_columns=DUPLICATE_KEY_COLUMNS,
-    )
+    maybe = entries.duplicated(["piece_code", "is_debit", "cents"], keep=False)
+    if not maybe.any():
+        return entries, []
+    first_line_of: dict[tuple, int] = {}
+    rejections: list[Rejection] = []
+    repeated: list[int] = []
+    key_columns = ["journal_code", "ecriture_num", "account", "piece_ref"]
+    candidates = entries.loc[maybe, ["line", *key_columns, "is_debit", "cents"]]
+    for index, line, *key in candidates.itertuples(name=None):
+        first_line = first_line_of.setdefault(tuple(key), int(line))
+        if first_line == line:
+            continue
+        ecriture_num = key[1]
+        rejections.append(
+            reject(
+                int(line),
+                WHOLE_LINE,
+                ecriture_num,
+                "duplicate_line",
+                first_line=first_line,
+                key_columns=DUPLICATE_KEY_COLUMNS,
+            )
+        )
+        repeated.append(index)
+    return entries.drop(index=repeated).reset_index(drop=True), rejections
+
+
+# --- Rules shared by both ways of checking lines -----------------------------------
 
 
 def _fold(text: str) -> str:
@@ -653,195 +1001,30 @@ def _fold(text: str) -> str:
 def _is_opening(journal_code: str, label: str) -> bool:
     if journal_code.upper() in OPENING_JOURNALS:
         return True
-    return _fold(label).startswith(OPENING_LABEL_PREFIXES)
+    return _is_opening_label(_fold(label))
 
 
-def _has_invoice_reference(row: dict[str, str]) -> bool:
-    piece_ref = row["PieceRef"]
-    if not piece_ref or piece_ref.casefold() == row["JournalCode"].casefold():
+def _is_opening_label(folded: str) -> bool:
+    return folded.startswith(OPENING_LABEL_PREFIXES)
+
+
+def _has_invoice_reference(piece_ref: str, journal_code: str) -> bool:
+    if not piece_ref or piece_ref.casefold() == journal_code.casefold():
         return False
     return OPENING_REFERENCE.fullmatch(piece_ref) is None
 
 
-# --- Second pass: documents, opening balances, settlement --------------------------
-
-
-def _build_items(
-    ledger: _Ledger, options: _Options, stats: FecStats
-) -> tuple[list[LegacyItem], list[Rejection]]:
-    documents: dict[tuple[str, str, str], list[_Entry]] = defaultdict(list)
-    openings: dict[str, list[_Entry]] = defaultdict(list)
-    for entry in ledger.entries:
-        if entry.is_opening:
-            openings[entry.customer_id].append(entry)
-        else:
-            documents[(entry.customer_id, entry.piece_ref, entry.side)].append(entry)
-
-    items: list[LegacyItem] = []
-    rejections: list[Rejection] = []
-    for entries in documents.values():
-        stats.lines_merged += len(entries) - 1
-        record = _document_item(entries, ledger, options, stats)
-        if isinstance(record, Rejection):
-            rejections.append(record)
-        else:
-            items.append(record)
-    for entries in openings.values():
-        stats.opening_lines += len(entries)
-        item = _opening_item(entries, ledger, options)
-        if item is None:
-            stats.opening_balances_zero += 1
-        else:
-            items.append(item)
-
-    if options.credit_exceeds_debt == "reject":
-        items, excess = reject_excess_credits(items, field="Credit")
-        stats.credits_rejected_over_debt = len(excess)
-        rejections += excess
-    return items, rejections
-
-
-def _settled_date(entry: _Entry, ledger: _Ledger, as_of: dt.date) -> dt.date | None:
-    """Return the date the line was lettered, or None when it is open on ``as_of``.
-
-    When EcritureLet is set without DateLet, the lettering date is taken as the
-    latest EcritureDate among the customer's lines with that letter, including lines
-    booked after ``as_of``: the letter closed when its last line was booked.
-    NOTE: some ledgers mark partial lettering with lower-case letters. This reader
-    does not know that convention and treats such lines as settled.
-    """
-    if not entry.letter:
-        return None
-    settled = (
-        entry.letter_date or ledger.letter_dates[(entry.customer_id, entry.letter)]
-    )
-    return settled if settled <= as_of else None
-
-
-def _open_part(
-    entries: list[_Entry], ledger: _Ledger, as_of: dt.date
-) -> tuple[Decimal, dt.date | None]:
-    """Return the signed amount and settled date of a group of lines on ``as_of``.
-
-    The group is settled when every line is, on the latest of their dates, and then
-    counts in full. Otherwise it is open and counts only its open lines, because the
-    settled lines were matched against payments that are not open either.
-    NOTE: a document with both settled and open lines thus loses the settled part.
-    """
-    settled_dates = [_settled_date(entry, ledger, as_of) for entry in entries]
-    if all(settled_dates):
-        total = sum((entry.signed_amount for entry in entries), Decimal("0.00"))
-        return total, max(settled_dates)
-    open_entries = [
-        e for e, settled in zip(entries, settled_dates, strict=True) if not settled
-    ]
-    return sum((entry.signed_amount for entry in open_entries), Decimal("0.00")), None
-
-
-def _document_item(
-    entries: list[_Entry], ledger: _Ledger, options: _Options, stats: FecStats
-) -> LegacyItem | Rejection:
-    first = min(entries, key=lambda entry: entry.line)
-    issue_date = min(entry.piece_date or entry.entry_date for entry in entries)
-    signed_amount, settled_date = _open_part(entries, ledger, options.as_of)
-    is_credit = first.side == "C"
-
-    if is_credit:
-        kind = _credit_kind(first)
-        due_date = issue_date
-    else:
-        kind = ItemKind.INVOICE
-        due_date = _due_date(first.piece_ref, issue_date, options, stats)
-        if due_date < issue_date:
-            issue_column = "PieceDate" if first.piece_date else "EcritureDate"
-            return reject(
-                first.line,
-                "DueDate",
-                f"{due_date:%Y%m%d}",
-                "date_before",
-                other_field=issue_column,
-                other_value=f"{issue_date:%Y%m%d}",
-            )
-
-    return LegacyItem(
-        line=first.line,
-        legacy_id=_legacy_id(first.customer_id, first.piece_ref, first.side),
-        customer_legacy_id=first.customer_id,
-        customer_name=first.customer_name,
-        team=options.team_of(first.customer_id),
-        kind=kind,
-        document=first.piece_ref,
-        issue_date=issue_date,
-        due_date=due_date,
-        amount=abs(signed_amount),
-        settled_date=settled_date,
-        is_credit=is_credit,
-    )
-
-
-def _credit_kind(entry: _Entry) -> ItemKind:
-    """Classify a credit line: PAYMENT from a bank or cash journal, else CREDIT_NOTE.
+def _is_payment(journal_code: str, label: str) -> bool:
+    """Return whether a credit line is a PAYMENT, else it is a CREDIT_NOTE.
 
     A bank or cash journal has a code starting with BQ, BNK or CA. A credit whose
     EcritureLib mentions règlement, virement, chèque, paiement, prélèvement or
     encaissement (accents and case ignored) is a payment from any journal.
     """
-    if entry.journal_code.upper().startswith(BANK_JOURNAL_PREFIXES):
-        return ItemKind.PAYMENT
-    label = _fold(entry.label)
-    if any(word in label for word in PAYMENT_WORDS):
-        return ItemKind.PAYMENT
-    return ItemKind.CREDIT_NOTE
+    if journal_code.upper().startswith(BANK_JOURNAL_PREFIXES):
+        return True
+    return _is_payment_label(_fold(label))
 
 
-def _due_date(
-    piece_ref: str, issue_date: dt.date, options: _Options, stats: FecStats
-) -> dt.date:
-    if piece_ref in options.due_dates:
-        stats.due_dates_from_file += 1
-        return options.due_dates[piece_ref]
-    stats.due_dates_from_term += 1
-    return options.payment_term.due_date(issue_date)
-
-
-def _opening_item(
-    entries: list[_Entry], ledger: _Ledger, options: _Options
-) -> LegacyItem | None:
-    """Net a customer's opening lines into one OPENING item, or None when it is zero.
-
-    The item is due on its issue date, the earliest EcritureDate of the lines,
-    because the invoices behind an opening balance are older than the balance.
-    """
-    first = min(entries, key=lambda entry: entry.line)
-    issue_date = min(entry.entry_date for entry in entries)
-    net, settled_date = _open_part(entries, ledger, options.as_of)
-    if net == 0:
-        return None
-    return LegacyItem(
-        line=first.line,
-        legacy_id=join_legacy_id(
-            SOURCE, first.customer_id, "opening", f"{issue_date:%Y%m%d}"
-        ),
-        customer_legacy_id=first.customer_id,
-        customer_name=first.customer_name,
-        team=options.team_of(first.customer_id),
-        kind=ItemKind.OPENING,
-        document=first.piece_ref or first.journal_code,
-        issue_date=issue_date,
-        due_date=issue_date,
-        amount=abs(net),
-        settled_date=settled_date,
-        is_credit=net < 0,
-    )
-
-
-def _legacy_id(customer_id: str, piece_ref: str, side: str) -> str:
-    """Return ``fec:{customer}:{PieceRef}:{D|C}``.
-
-    EcritureNum is left out on purpose: a document may sum several entries, and an
-    invoice carried into the next year's opening entries keeps its PieceRef but not
-    its EcritureNum, so this id stays the same across years.
-    NOTE: a ledger that restarts PieceRef numbering each year without a year in the
-    reference gives two documents the same id across years.
-    """
-    return join_legacy_id(SOURCE, customer_id, piece_ref, side)
+def _is_payment_label(folded: str) -> bool:
+    return any(word in folded for word in PAYMENT_WORDS)
