@@ -93,7 +93,7 @@ def ageing_of(
 ) -> dict:
     """Return the count and cents of open items per ageing bucket on ``as_of``.
 
-    ``count`` gives the number of items each row sums; by default each row is one.
+    ``count`` gives the number of items each row sums. By default a row is one item.
     """
     ageing = empty_ageing()
     if due.empty:
@@ -181,7 +181,7 @@ def _has_nul(texts: np.ndarray) -> np.ndarray:
 
 
 def _any_cents(text: pd.Series, decimal: str, thousands: str | None) -> pd.Series:
-    """Read every accepted form of amount; see ``cents_of``."""
+    """Read every form of amount that ``cents_of`` accepts."""
     text = text.str.strip()
     text = text.str.replace("\u2212", "-", regex=False)
     if thousands:
@@ -229,7 +229,7 @@ def _due_from_term(issue: pd.Series, term_text: str) -> pd.Series:
 
 
 def _group_codes(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
-    """Number the groups of ``keys`` in order of appearance; -1 where a key is NaN.
+    """Number the groups of ``keys`` in order of appearance, with -1 for NaN keys.
 
     One integer key groups much faster than several text keys, and gives the same
     groups as ``groupby(keys, sort=False)``, which also leaves out NaN keys.
@@ -252,8 +252,8 @@ def _group_figures(frame: pd.DataFrame) -> dict[str, Figures]:
     if frame.empty:
         return figures
     groups = _group_codes(frame, ["customer", "state"])
-    kept = frame[groups >= 0].assign(group=groups[groups >= 0])
-    grouped = kept.groupby("group", sort=False)
+    documents = frame[groups >= 0].assign(group=groups[groups >= 0])
+    grouped = documents.groupby("group", sort=False)
     sums = grouped.agg(
         customer=("customer", "first"),
         state=("state", "first"),
@@ -356,7 +356,7 @@ def _fec_rows(
             engine="c",
         )
     except (pd.errors.ParserError, ValueError):
-        # ValueError: the first line has fewer fields than the header.
+        # ValueError: the first line has more fields than the header.
         frame = _fec_rows_one_by_one(path, encoding, separator, len(names), wanted)
     else:
         frame = frame.rename(columns=wanted)

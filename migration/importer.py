@@ -248,7 +248,7 @@ def run_import(
 def _read(
     export: Export, on_row: Callable[[], None] | None
 ) -> tuple[ItemTable, list[Rejection]]:
-    """Read every record; ``on_row`` is called once per record."""
+    """Read every record, calling ``on_row`` once per record."""
     if export.read_table is not None:
         table, rejections = export.read_table()
         if on_row is not None:
@@ -273,6 +273,7 @@ def _check_rows(
     """Apply the cross-row and database checks that the profile requests."""
     if export.customers_policy != "existing_only" and export.credit_policy != "reject":
         return table, rejections
+
     items = table.to_items()
     found: list[Rejection] = []
     if export.customers_policy == "existing_only":

@@ -1,8 +1,8 @@
 """Legacy items as columns: the same facts as a list of ``LegacyItem``.
 
 A large export gives a million items, and one Python object per item costs more
-than the rest of the import. The FEC reader builds an ``ItemTable`` directly; the
-importer, its summary and the loader work on the table with whole-column
+than the rest of the import. So the FEC reader builds an ``ItemTable`` directly,
+and the importer, its summary and the loader work on the table with whole-column
 operations. ``to_items`` gives the objects back for the checks that need them.
 """
 
@@ -37,7 +37,10 @@ class ItemTable:
 
     @classmethod
     def from_items(cls, items: Iterable[LegacyItem]) -> ItemTable:
-        """Build a table from items. Raises ValueError for an amount finer than cents."""
+        """Build a table from ``items``.
+
+        Raises ValueError for an amount that is not a whole number of cents.
+        """
         items = list(items)
         columns = {
             name: [getattr(item, name) for item in items]

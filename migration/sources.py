@@ -58,7 +58,7 @@ class Export:
     decimal: str = ","
     customers_policy: str = "any"
     credit_policy: str = "allow"  # checked by the importer, for mapped exports
-    # Reads the items as a table instead of ``records``, for readers that can.
+    # A function that reads the items as a table instead of ``records``.
     read_table: TableReader | None = None
 
 

@@ -30,7 +30,8 @@ __all__ = [
 
 Record = LegacyItem | Rejection
 StatsT = TypeVar("StatsT")
-# Reads a whole file: the items in line order, and the rejections in line order.
+# A function that reads a whole file into its items and its rejections, each in
+# line order.
 TableReader = Callable[[], tuple[ItemTable, list[Rejection]]]
 
 

@@ -33,8 +33,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as dt
-import re
-import unicodedata
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from operator import attrgetter
@@ -64,8 +62,19 @@ from migration.parsing import (
     sniff_separator,
 )
 from migration.readers import DetectedFormat, Detection, ReadResult
-from migration.readers.fec_columns import fec_dates, simple_cents
+from migration.readers.fec_columns import (
+    READ_COLUMNS,
+    BlockCheck,
+    BlockRules,
+    check_block,
+)
 from migration.readers.fec_documents import SOURCE, DocumentRules, build_items
+from migration.readers.fec_rules import (
+    has_invoice_reference,
+    is_opening,
+    is_payment,
+    without_trailing_empty,
+)
 from migration.readers.fec_text import TextBlock, read_blocks, supports_encoding
 from migration.records import Rejection
 
@@ -102,19 +111,6 @@ DUPLICATE_KEY_COLUMNS = (
 )
 WHOLE_LINE = "(whole line)"  # Rejection.field when no single column is at fault
 
-OPENING_JOURNALS = frozenset({"AN", "RAN"})
-OPENING_LABEL_PREFIXES = ("a nouveau", "report a nouveau")
-# PieceRef values that name the opening entry rather than an invoice: AN, RAN, AN2024.
-OPENING_REFERENCE = re.compile(r"R?AN[\W\d_]*", re.IGNORECASE)
-BANK_JOURNAL_PREFIXES = ("BQ", "BNK", "CA")
-PAYMENT_WORDS = (
-    "reglement",
-    "virement",
-    "cheque",
-    "paiement",
-    "prelevement",
-    "encaissement",
-)
 CREDIT_POLICIES = ("allow", "reject")
 _SNIFF_LINES = 20
 
@@ -196,12 +192,22 @@ class _Ledger:
 
 @dataclasses.dataclass
 class _Lines:
-    """What the first pass keeps of the file's lines, and its counters."""
+    """Lines kept by the first pass, and its counters."""
 
     stats: FecStats = dataclasses.field(default_factory=FecStats)
     ledger: _Ledger = dataclasses.field(default_factory=_Ledger)
     entry_frames: list[pd.DataFrame] = dataclasses.field(default_factory=list)
     letter_frames: list[pd.DataFrame] = dataclasses.field(default_factory=list)
+
+    def add(self, check: BlockCheck) -> None:
+        """Add what ``check_block`` handled in one block."""
+        self.stats.lines_read += check.lines_read
+        self.stats.lines_ignored_not_receivable += check.lines_ignored
+        self.stats.lines_skipped_after_as_of += check.lines_skipped
+        if check.entries is not None:
+            self.entry_frames.append(check.entries)
+        if check.letters is not None:
+            self.letter_frames.append(check.letters)
 
     def entries(self) -> pd.DataFrame:
         """Return the accepted lines in line order, with ``fec_documents`` columns.
@@ -460,24 +466,6 @@ def _due_date_problem(
 
 # --- First pass: parse and validate lines ------------------------------------------
 
-# The columns the first pass reads. Other columns only count towards a line's fields.
-_READ_COLUMNS = (
-    "JournalCode",
-    "EcritureNum",
-    "EcritureDate",
-    "CompteNum",
-    "CompteLib",
-    "CompAuxNum",
-    "CompAuxLib",
-    "PieceRef",
-    "PieceDate",
-    "EcritureLib",
-    "Debit",
-    "Credit",
-    "EcritureLet",
-    "DateLet",
-)
-
 
 def _read_table(
     options: _Options, stats: FecStats
@@ -495,8 +483,8 @@ def _read_table(
     for name, value in dataclasses.asdict(counts).items():
         setattr(lines.stats, name, value)
     if options.credit_exceeds_debt == "reject":
-        kept, excess = reject_excess_credits(items.to_items(), field="Credit")
-        items = ItemTable.from_items(kept)
+        allowed, excess = reject_excess_credits(items.to_items(), field="Credit")
+        items = ItemTable.from_items(allowed)
         lines.stats.credits_rejected_over_debt = len(excess)
         rejections += excess
 
@@ -515,16 +503,23 @@ def _first_pass(options: _Options) -> _Lines:
     """Check every line, by whole columns where the encoding allows, else one by one."""
     if supports_encoding(options.encoding):
         lines = _Lines()
+        rules = BlockRules(
+            as_of=options.as_of,
+            years=options.years,
+            account_prefixes=options.account_prefixes,
+            width=options.column_count,
+            separator=options.separator,
+        )
         try:
             blocks = read_blocks(
                 options.path,
                 encoding=options.encoding,
                 separator=options.separator,
                 width=options.column_count,
-                columns={options.column_index[name]: name for name in _READ_COLUMNS},
+                columns={options.column_index[name]: name for name in READ_COLUMNS},
             )
             for block in blocks:
-                _read_block(block, options, lines)
+                _read_block(block, options, rules, lines)
             return lines
         except UnicodeDecodeError:
             pass  # reading line by line raises ReaderError with the line number
@@ -537,200 +532,17 @@ def _first_pass(options: _Options) -> _Lines:
     return lines
 
 
-def _read_block(block: TextBlock, options: _Options, lines: _Lines) -> None:
+def _read_block(
+    block: TextBlock, options: _Options, rules: BlockRules, lines: _Lines
+) -> None:
     in_python = np.ones(len(block.lines), dtype=bool)
     if block.frame is not None:
-        in_python = _check_columns(block, options, lines)
+        check = check_block(block, rules)
+        lines.add(check)
+        in_python = ~check.handled
     for index in np.flatnonzero(in_python).tolist():
         number = block.first_line + index
         _read_line(number, block.text(index), options, lines.ledger, lines.stats)
-
-
-# --- First pass by whole columns ---------------------------------------------------
-
-
-def _check_columns(block: TextBlock, options: _Options, lines: _Lines) -> np.ndarray:
-    """Handle the block's plain lines by whole columns; return which lines are left.
-
-    Handled here: lines on other accounts, and receivable lines with the right
-    field count that are either booked after the as-of date or pass every check.
-    The lines left, blank lines among them, go to ``_read_line``.
-    """
-    frame = block.frame
-    if block.padded.any():
-        frame = frame.copy()
-        frame.loc[block.padded] = frame.loc[block.padded].apply(
-            lambda column: column.str.strip()
-        )
-    # Few distinct accounts: test each once.
-    codes, accounts = pd.factorize(frame["CompteNum"])
-    receivable = np.array(
-        [account.startswith(options.account_prefixes) for account in accounts],
-        dtype=bool,
-    )[codes]
-    has_account = frame["CompteNum"].to_numpy() != ""
-    receivable &= has_account
-    ignored = has_account & ~receivable
-    lines.stats.lines_read += int(ignored.sum())
-    lines.stats.lines_ignored_not_receivable += int(ignored.sum())
-
-    handled = ignored.copy()
-    checked = np.flatnonzero(receivable & _has_width(block, options))
-    if len(checked):
-        rows = frame if len(checked) == len(frame) else frame.iloc[checked]
-        numbers = block.first_line + checked
-        handled[checked] = _check_receivable(rows, numbers, options, lines)
-    return ~handled
-
-
-def _has_width(block: TextBlock, options: _Options) -> np.ndarray:
-    """Return which lines have the header's field count, once trailing empty fields
-    beyond it are dropped."""
-    counts = block.field_counts
-    width = options.column_count
-    has_width = counts == width
-    for index in np.flatnonzero(counts > width).tolist():
-        fields = block.text(index).rstrip("\r\n").split(options.separator)
-        has_width[index] = len(_without_trailing_empty(fields, width)) == width
-    return has_width
-
-
-def _check_receivable(
-    rows: pd.DataFrame, numbers: np.ndarray, options: _Options, lines: _Lines
-) -> np.ndarray:
-    """Record the receivable lines that need no rejection; return which they are.
-
-    These are the lines booked after the as-of date, which are only counted, and
-    the lines whose fields all pass the checks of ``_read_receivable``.
-    """
-    text = {name: rows[name].to_numpy() for name in _READ_COLUMNS}
-    entry_date, dated = fec_dates(text["EcritureDate"], options.years, required=True)
-    later = dated & (entry_date > np.datetime64(options.as_of, "D"))
-    debit, debit_read = simple_cents(text["Debit"])
-    credit, credit_read = simple_cents(text["Credit"])
-    piece_date, piece_date_read = fec_dates(
-        text["PieceDate"], options.years, required=False
-    )
-    letter_date, letter_date_read = fec_dates(
-        text["DateLet"], options.years, required=False
-    )
-    journal_opening, bank_journal = _journal_flags(text["JournalCode"])
-    opening = journal_opening | _label_flags(
-        text["EcritureLib"], _is_opening_label, ("nouveau",)
-    )
-    net = debit - credit
-    passes = (
-        dated
-        & ~later
-        & debit_read
-        & credit_read
-        & ((debit == 0) | (credit == 0))
-        & (net != 0)
-        & piece_date_read
-        & letter_date_read
-        & ~(letter_date < entry_date)
-        & ((text["PieceRef"] != "") | opening)
-    )
-    handled = later | passes
-    customer_id, customer_name = _customers(text)
-
-    lettered = handled & (text["EcritureLet"] != "")
-    lines.letter_frames.append(
-        pd.DataFrame(
-            {
-                "customer_id": customer_id[lettered],
-                "letter": text["EcritureLet"][lettered],
-                "entry_date": entry_date[lettered],
-            }
-        )
-    )
-    lines.stats.lines_read += int(handled.sum())
-    lines.stats.lines_skipped_after_as_of += int(later.sum())
-    if not passes.any():
-        return handled
-
-    is_debit = net > 0
-    is_opening = opening & passes
-    for row in np.flatnonzero(is_opening).tolist():
-        if _has_invoice_reference(text["PieceRef"][row], text["JournalCode"][row]):
-            is_opening[row] = False
-    to_label = passes & ~is_debit & ~bank_journal
-    is_payment = ~is_debit & bank_journal
-    is_payment[to_label] = _label_flags(
-        text["EcritureLib"][to_label], _is_payment_label, PAYMENT_WORDS
-    )
-    columns = {
-        "line": numbers,
-        "journal_code": text["JournalCode"],
-        "ecriture_num": text["EcritureNum"],
-        "account": text["CompteNum"],
-        "customer_id": customer_id,
-        "customer_name": customer_name,
-        "piece_ref": text["PieceRef"],
-        "piece_date": piece_date,
-        "entry_date": entry_date,
-        "is_debit": is_debit,
-        "cents": np.abs(net),
-        "letter": text["EcritureLet"],
-        "letter_date": letter_date,
-        "is_opening": is_opening,
-        "is_payment": is_payment,
-    }
-    lines.entry_frames.append(
-        pd.DataFrame({name: values[passes] for name, values in columns.items()})
-    )
-    return handled
-
-
-def _customers(text: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Return each line's customer id and name, as ``_read_receivable`` sets them."""
-    aux, account = text["CompAuxNum"], text["CompteNum"]
-    has_aux = aux != ""
-    aux_name = np.where(text["CompAuxLib"] != "", text["CompAuxLib"], aux)
-    account_name = np.where(text["CompteLib"] != "", text["CompteLib"], account)
-    customer_id = np.where(has_aux, aux, account)
-    return customer_id, np.where(has_aux, aux_name, account_name)
-
-
-def _journal_flags(journal_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return which lines are in an opening journal, and which in a bank journal.
-
-    Each distinct journal code is tested once.
-    """
-    codes, distinct = pd.factorize(journal_codes)
-    upper = [code.upper() for code in distinct]
-    opening = np.array([code in OPENING_JOURNALS for code in upper], dtype=bool)
-    bank = np.array(
-        [code.startswith(BANK_JOURNAL_PREFIXES) for code in upper], dtype=bool
-    )
-    return opening[codes], bank[codes]
-
-
-def _label_flags(
-    labels: np.ndarray, matches: Callable[[str], bool], words: tuple[str, ...]
-) -> np.ndarray:
-    """Return ``matches(_fold(label))`` for each label, folding only where needed.
-
-    Every folded label that ``matches`` accepts must contain one of ``words``
-    (lower-case, without spaces or hyphens). For an ASCII label, ``_fold`` only
-    lower-cases, turns hyphens into spaces and collapses whitespace. So an ASCII
-    label whose lower-case text has none of ``words`` does not match, and only
-    the other labels are folded.
-    """
-    flags = np.zeros(len(labels), dtype=bool)
-    joined = "\n".join(labels)
-    lowered = joined.lower()
-    if joined.isascii() and not any(word in lowered for word in words):
-        return flags
-    series = pd.Series(labels, dtype=object)
-    lower = series.str.lower()
-    maybe = ~series.str.isascii().to_numpy(dtype=bool)
-    for word in words:
-        maybe |= lower.str.contains(word, regex=False).to_numpy(dtype=bool)
-    rows = np.flatnonzero(maybe)
-    folded = {label: matches(_fold(label)) for label in set(labels[rows].tolist())}
-    flags[rows] = [folded[label] for label in labels[rows].tolist()]
-    return flags
 
 
 # --- First pass line by line -------------------------------------------------------
@@ -751,7 +563,7 @@ def _read_line(
         stats.lines_ignored_not_receivable += 1
         return
 
-    fields = _without_trailing_empty(fields, options.column_count)
+    fields = without_trailing_empty(fields, options.column_count)
     if len(fields) != options.column_count:
         rejection = reject(
             number,
@@ -774,13 +586,6 @@ def _read_line(
         )
         return
     _read_receivable(number, row, options, ledger, stats)
-
-
-def _without_trailing_empty(fields: list[str], count: int) -> list[str]:
-    """Drop empty fields beyond ``count``, left by a separator at the end of a line."""
-    while len(fields) > count and not fields[-1].strip():
-        fields = fields[:-1]
-    return fields
 
 
 def _add_rejections(
@@ -861,8 +666,8 @@ def _read_receivable(
             other_field="EcritureDate",
             other_value=row["EcritureDate"],
         )
-    is_opening = _is_opening(row["JournalCode"], row["EcritureLib"])
-    if not is_opening and not row["PieceRef"]:
+    opening = is_opening(row["JournalCode"], row["EcritureLib"])
+    if not opening and not row["PieceRef"]:
         parser.add("PieceRef", "value_missing")
 
     if parser.rejections or entry_date is None or side_amount is None:
@@ -870,7 +675,7 @@ def _read_receivable(
         return
 
     side, amount = side_amount
-    has_reference = _has_invoice_reference(row["PieceRef"], row["JournalCode"])
+    has_reference = has_invoice_reference(row["PieceRef"], row["JournalCode"])
     entry = _Entry(
         line=number,
         journal_code=row["JournalCode"],
@@ -885,8 +690,8 @@ def _read_receivable(
         amount=amount,
         letter=row["EcritureLet"],
         letter_date=letter_date,
-        is_opening=is_opening and not has_reference,
-        is_payment=side == "C" and _is_payment(row["JournalCode"], row["EcritureLib"]),
+        is_opening=opening and not has_reference,
+        is_payment=side == "C" and is_payment(row["JournalCode"], row["EcritureLib"]),
     )
     ledger.entries.append(entry)
 
@@ -917,7 +722,7 @@ def _side_and_amount(parser: _RowParser) -> tuple[str, Decimal] | None:
 
 
 def _entry_frame(entries: list[_Entry]) -> pd.DataFrame:
-    """Return entries of the line-by-line parser as columns like ``_check_columns``."""
+    """Return entries of the line-by-line parser as columns like ``check_block``'s."""
 
     def column(name: str) -> list:
         return [getattr(entry, name) for entry in entries]
@@ -986,45 +791,3 @@ def _without_duplicates(
         )
         repeated.append(index)
     return entries.drop(index=repeated).reset_index(drop=True), rejections
-
-
-# --- Rules shared by both ways of checking lines -----------------------------------
-
-
-def _fold(text: str) -> str:
-    """Lower-case ``text`` and strip its accents, for keyword matching."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    letters = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(letters.casefold().replace("-", " ").split())
-
-
-def _is_opening(journal_code: str, label: str) -> bool:
-    if journal_code.upper() in OPENING_JOURNALS:
-        return True
-    return _is_opening_label(_fold(label))
-
-
-def _is_opening_label(folded: str) -> bool:
-    return folded.startswith(OPENING_LABEL_PREFIXES)
-
-
-def _has_invoice_reference(piece_ref: str, journal_code: str) -> bool:
-    if not piece_ref or piece_ref.casefold() == journal_code.casefold():
-        return False
-    return OPENING_REFERENCE.fullmatch(piece_ref) is None
-
-
-def _is_payment(journal_code: str, label: str) -> bool:
-    """Return whether a credit line is a PAYMENT, else it is a CREDIT_NOTE.
-
-    A bank or cash journal has a code starting with BQ, BNK or CA. A credit whose
-    EcritureLib mentions règlement, virement, chèque, paiement, prélèvement or
-    encaissement (accents and case ignored) is a payment from any journal.
-    """
-    if journal_code.upper().startswith(BANK_JOURNAL_PREFIXES):
-        return True
-    return _is_payment_label(_fold(label))
-
-
-def _is_payment_label(folded: str) -> bool:
-    return any(word in folded for word in PAYMENT_WORDS)

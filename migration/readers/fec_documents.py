@@ -62,6 +62,8 @@ class DocumentCounts:
 
 @dataclasses.dataclass(frozen=True)
 class DocumentRules:
+    """The reading options that the second pass applies."""
+
     as_of: dt.date
     payment_term: PaymentTerm
     due_dates: Mapping[str, dt.date]
@@ -110,8 +112,8 @@ def settled_dates(
     undated = lettered & np.isnat(closed)
     if undated.any():
         keys = entries.loc[undated, ["customer_id", "letter"]]
-        wanted = letters[letters["letter"].isin(set(keys["letter"]))]
-        latest = wanted.groupby(["customer_id", "letter"])["entry_date"].max()
+        same_letter = letters[letters["letter"].isin(set(keys["letter"]))]
+        latest = same_letter.groupby(["customer_id", "letter"])["entry_date"].max()
         closed[undated] = _days(latest.reindex(pd.MultiIndex.from_frame(keys)))
     return np.where(lettered & (closed <= np.datetime64(as_of, "D")), closed, _NO_DAY)
 
@@ -147,23 +149,25 @@ def _document_items(
         for row in np.flatnonzero(early)
     ]
 
-    kept = head[~early].reset_index(drop=True)
-    is_debit = kept["is_debit"].to_numpy(dtype=bool)
-    customers = kept["customer_id"].tolist()
+    accepted = head[~early].reset_index(drop=True)
+    is_debit = accepted["is_debit"].to_numpy(dtype=bool)
+    customers = accepted["customer_id"].tolist()
     teams = {customer: rules.team_of(customer) for customer in set(customers)}
-    is_payment = kept["is_payment"].to_numpy(dtype=bool)
+    is_payment = accepted["is_payment"].to_numpy(dtype=bool)
     kinds = _KINDS[np.where(is_debit, 2, is_payment.astype(np.int64))]
     items = pd.DataFrame(
         {
-            "line": kept["line"].to_numpy(np.int64),
-            "legacy_id": _legacy_ids(customers, kept["piece_ref"].tolist(), is_debit),
-            "customer_legacy_id": kept["customer_id"],
-            "customer_name": kept["customer_name"],
+            "line": accepted["line"].to_numpy(np.int64),
+            "legacy_id": _legacy_ids(
+                customers, accepted["piece_ref"].tolist(), is_debit
+            ),
+            "customer_legacy_id": accepted["customer_id"],
+            "customer_name": accepted["customer_name"],
             "team": pd.Series(
                 [teams[customer] for customer in customers], dtype=object
             ),
             "kind": pd.Series(kinds, dtype=object),
-            "document": kept["piece_ref"],
+            "document": accepted["piece_ref"],
             "issue_date": issue[~early],
             "due_date": due[~early],
             "cents": totals["cents"][~early],
@@ -181,11 +185,10 @@ def _with_defaults(items: pd.DataFrame) -> pd.DataFrame:
 
 def _document_codes(entries: pd.DataFrame) -> np.ndarray:
     """Number the documents (customer, PieceRef, side) in order of first line."""
-    pieces = int(entries["piece_code"].max()) + 1
-    key = entries["customer_code"].to_numpy(np.int64) * pieces + entries[
-        "piece_code"
-    ].to_numpy(np.int64)
-    key = key * 2 + entries["is_debit"].to_numpy(np.int64)
+    customer = entries["customer_code"].to_numpy(np.int64)
+    piece = entries["piece_code"].to_numpy(np.int64)
+    side = entries["is_debit"].to_numpy(np.int64)
+    key = (customer * (piece.max() + 1) + piece) * 2 + side
     return pd.factorize(key)[0]
 
 
@@ -206,7 +209,7 @@ def _document_totals(
     cents = entries["cents"].to_numpy()
     signed = np.where(entries["is_debit"].to_numpy(dtype=bool), cents, -cents)
     is_settled = ~np.isnat(settled)
-    # Dates are summarised as int64 days; NaT is the minimum int64, so max skips it.
+    # Dates are summarised as int64 days. NaT is the minimum int64, so max skips it.
     sums = (
         pd.DataFrame(
             {
@@ -340,7 +343,8 @@ def _opening_items(
         if all(dates):
             net, settled_date = sum(signed), max(dates)
         else:
-            net = sum(amount for amount, date in zip(signed, dates) if not date)
+            open_amounts = zip(signed, dates, strict=True)
+            net = sum(amount for amount, date in open_amounts if not date)
             settled_date = None
         if net == 0:
             counts.opening_balances_zero += 1

@@ -1,10 +1,10 @@
 """Read a FEC file in blocks of whole lines, as text columns parsed by pandas.
 
 The FEC reader checks most lines with vectorised pandas and numpy operations and
-parses the others one by one in Python. This module gives it, for each block of
-lines, what both need: the text columns from ``pandas.read_csv``, the field count
-of every line, which lines may have whitespace around a field, and the raw bytes of
-each line for the Python parser.
+parses the others one by one in Python. For each block of lines, this module gives
+it what both need. That is the text columns from ``pandas.read_csv``, the field
+count of every line, the lines that may have whitespace around a field, and the
+raw bytes of each line for the Python parser.
 
 A block's bytes are split into lines as Python's universal newlines split text
 (``\\n``, ``\\r\\n`` and ``\\r``), so line numbers match the line-by-line reading.
@@ -70,19 +70,19 @@ def read_blocks(
     separator: str,
     width: int,
     columns: dict[int, str],
-    block_bytes: int = BLOCK_BYTES,
+    block_bytes: int | None = None,
 ) -> Iterator[TextBlock]:
     """Yield the lines after the header of ``path`` in blocks of about ``block_bytes``.
 
     ``width`` is the header's field count and ``columns`` maps the positions to read
-    to column names. Raises UnicodeDecodeError when a block is invalid in
-    ``encoding``.
+    to column names. ``block_bytes`` defaults to ``BLOCK_BYTES``. Raises
+    UnicodeDecodeError when a block is invalid in ``encoding``.
     """
     # After the header no byte order mark is stripped, as in a decoded stream.
     line_encoding = "utf-8" if codecs.lookup(encoding).name == "utf-8-sig" else encoding
     first_line = 2
     header_pending = True
-    for data in _line_blocks(path, block_bytes):
+    for data in _line_blocks(path, block_bytes or BLOCK_BYTES):
         lines = data.splitlines(keepends=True)
         if header_pending:
             header_pending = False
@@ -187,7 +187,7 @@ def _read_frame(
     except UnicodeDecodeError:
         raise
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError):
-        # ValueError: the first line has fewer fields than the header.
+        # ValueError: the first line has more fields than the header.
         return None
     if len(frame) != line_count:
         return None
