@@ -191,7 +191,7 @@ ERRORS: dict[str, str] = {
     ),
 }
 
-# How a rejection reads in full; ``Rejection.__str__`` gives the English text.
+# Full text of a rejection. ``Rejection.__str__`` gives the English version.
 REJECTION_LINE = N_('line {line}, column {field}, value "{value}": {reason}')
 
 

@@ -73,7 +73,7 @@ class ChangeAction:
 
 
 class RunChange(db.Model):
-    """What a run did to one row, with the row's values before, to undo it.
+    """One row changed by a run, with its values before the run, used to undo it.
 
     Customers, invoices and payments that a run created carry its id in
     ``import_run_id`` and get no RunChange: a rollback deletes every row still

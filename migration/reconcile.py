@@ -60,7 +60,7 @@ def _cents_sum(column):
 
 
 def database_totals(source: str, customers: set[str] | None) -> Totals:
-    """Return the figures of the source's customers as Cadence holds them."""
+    """Return the figures of the source's customers as stored in the Cadence database."""
     limit = [Customer.legacy_source == source]
     if customers is not None:
         limit.append(Customer.legacy_id.in_(customers))
@@ -151,6 +151,7 @@ def compare(
     differences: list[dict] = []
     rows: list[dict] = []
     total_file, total_cadence = Figures(), Figures()
+
     for customer in sorted(expected.customers.keys() | actual.customers.keys()):
         in_file = expected.customers.get(customer, Figures())
         in_cadence = actual.customers.get(customer, Figures())
@@ -173,17 +174,8 @@ def compare(
     overall = _differences("", "", total_file, total_cadence)
     ageing_file = expected.ageing(as_of)
     ageing_cadence = actual.ageing(as_of)
-    ageing_differences = [
-        {
-            "bucket": bucket,
-            "file_count": ageing_file[bucket]["count"],
-            "cadence_count": ageing_cadence[bucket]["count"],
-            "file_amount": _amount(ageing_file[bucket]["cents"]),
-            "cadence_amount": _amount(ageing_cadence[bucket]["cents"]),
-        }
-        for bucket in BUCKETS
-        if ageing_file[bucket] != ageing_cadence[bucket]
-    ]
+    ageing_differences = _ageing_differences(ageing_file, ageing_cadence)
+
     matches = not (differences or overall or ageing_differences)
     report = {
         "status": "match" if matches else "differences",
@@ -204,6 +196,20 @@ def compare(
         "customers": sorted(rows, key=lambda row: (row["matches"], row["customer"])),
     }
     return Reconciliation(report)
+
+
+def _ageing_differences(ageing_file: dict, ageing_cadence: dict) -> list[dict]:
+    return [
+        {
+            "bucket": bucket,
+            "file_count": ageing_file[bucket]["count"],
+            "cadence_count": ageing_cadence[bucket]["count"],
+            "file_amount": _amount(ageing_file[bucket]["cents"]),
+            "cadence_amount": _amount(ageing_cadence[bucket]["cents"]),
+        }
+        for bucket in BUCKETS
+        if ageing_file[bucket] != ageing_cadence[bucket]
+    ]
 
 
 def _ageing_json(ageing: dict) -> dict:

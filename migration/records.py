@@ -25,7 +25,7 @@ class ItemKind(StrEnum):
 class LegacyItem:
     """One receivable document of the legacy system, as of the run's as-of date.
 
-    ``amount`` is positive for every kind; ``kind`` tells whether it is owed by the
+    ``amount`` is positive for every kind; ``kind`` shows whether it is owed by the
     customer (invoice, opening debit) or owed to them (payment, credit note, opening
     credit, in which case ``is_credit`` is true). ``settled_date`` is the date the item
     was fully settled, or None when it is still open on the as-of date.

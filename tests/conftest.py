@@ -36,7 +36,7 @@ def require(condition: bool, reason: str) -> None:
 
 
 def pytest_collection_modifyitems(config, items):
-    """Leave out PostgreSQL-only tests when no server is configured, and say so."""
+    """Leave out PostgreSQL-only tests when no server is configured, and print how many."""
     if os.environ.get("TEST_DATABASE_URL"):
         return
     kept = [item for item in items if "postgres" not in item.keywords]

@@ -190,7 +190,7 @@ BEFORE_DUE_TEMPLATE_KEYS = frozenset({"courtesy_reminder"})
 
 
 def _check_due_dates(template_key: str, invoices: Sequence[Invoice], on: dt.date) -> None:
-    """Reject invoices whose due date does not fit what the letter says of them."""
+    """Raise LetterError for invoices whose due date contradicts the letter's text."""
     if template_key in BEFORE_DUE_TEMPLATE_KEYS:
         wrong = [i.number for i in invoices if i.due_date < on]
         if wrong:

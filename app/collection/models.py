@@ -180,7 +180,7 @@ dunning_action_invoices = db.Table(
 
 
 class DunningAction(db.Model):
-    """What a dunning run decided for one customer at one level, and its progress."""
+    """A dunning run's decision for one customer at one level, and its progress."""
 
     __tablename__ = "dunning_actions"
 

@@ -1,4 +1,4 @@
-"""The one place the app asks whether a feature is on for a user.
+"""The single check of whether a feature is on for a user.
 
 ``is_enabled`` evaluates the compiled rollout in this process, refreshed as
 ``app.rollout.runtime`` describes. The first time a request serves an enabled feature
@@ -70,7 +70,7 @@ def is_enabled(flag: str, user=None) -> bool:
 def feature_required(flag: str):
     """Serve the view only while ``flag`` is on for the current user.
 
-    :raise FeatureDisabled: a 404 whose page says when the plan turns the flag on.
+    :raise FeatureDisabled: a 404 whose page gives the date the plan turns the flag on.
     """
 
     def decorator(view):

@@ -18,7 +18,7 @@ from app.rollout.models import TrainingModulePass
 
 @dataclass(frozen=True)
 class Subject:
-    """A user as the rollout sees them: id, team, role and passed training modules."""
+    """A user as evaluated by the rollout: id, team, role and passed training modules."""
 
     user_id: int
     email: str

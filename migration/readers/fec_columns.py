@@ -80,7 +80,7 @@ class BlockCheck:
 
 
 def check_block(block: TextBlock, rules: BlockRules) -> BlockCheck:
-    """Handle the block's plain lines by whole columns, as the module docstring says.
+    """Check the block's plain lines by whole columns, as the module docstring explains.
 
     Handled here: lines on other accounts, and receivable lines with the right
     field count that are either booked after the as-of date or pass every check.

@@ -77,7 +77,7 @@ def test_spec_explain_agrees(file_name: str, case: dict[str, Any]) -> None:
 
 
 def test_spec_variants() -> None:
-    # The bundled subset of the specification has no variantTests; the loop runs
+    # The bundled subset of the specification has no variantTests. The loop runs
     # them if a later copy adds some, and the engine's own tests cover variants.
     for file_name, case in VARIANT_CASES:
         engine = engine_for(file_name)

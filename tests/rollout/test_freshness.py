@@ -1,7 +1,7 @@
 """Every worker of a two-worker gunicorn serves plan and kill switch changes within 5 s.
 
 The test binds a socket on 127.0.0.1 and hands it to gunicorn. It logs in and sends
-requests until both workers have responded, which it tells apart by the
+requests until both workers have responded, which it distinguishes by the
 X-Cadence-Worker header the app adds when CADENCE_EXPOSE_WORKER_PID is 1. Then it
 makes a change and polls until each worker has served the new state. Every loop is bounded in time and in requests, and the server
 is stopped in a ``finally``.
