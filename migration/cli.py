@@ -199,7 +199,7 @@ def import_command(path, profile, mapping, as_of, **options):
                 cutover=options["cutover"],
                 force=options["force"],
                 user=user,
-                on_row=lambda: bar.update(1),
+                on_rows=bar.update,
             )
     except ReaderError as error:
         _fail(error_text(error, lang), EXIT_USAGE)

@@ -140,7 +140,7 @@ def run_import(
     cutover: bool = False,
     force: bool = False,
     user=None,
-    on_row: Callable[[], None] | None = None,
+    on_rows: Callable[[int], None] | None = None,
     on_batch: BatchHook | None = None,
     reconcile: bool = True,
 ) -> ImportOutcome:
@@ -162,7 +162,7 @@ def run_import(
     _check_cutover(export.source, force)
     teams = wave_teams(wave) if wave is not None else None
 
-    items, rejections = _read(export, on_row)
+    items, rejections = _read(export, on_rows)
     if export.counts().rows_read == 0:
         raise ReaderError("no_data_rows", path=path.name)
     items, rejections = _check_rows(export, items, rejections)
@@ -246,24 +246,29 @@ def run_import(
 
 
 def _read(
-    export: Export, on_row: Callable[[], None] | None
+    export: Export, on_rows: Callable[[int], None] | None
 ) -> tuple[ItemTable, list[Rejection]]:
-    """Read every record, calling ``on_row`` once per record."""
+    """Read every record, reporting progress to ``on_rows`` as a count of rows read."""
     if export.read_table is not None:
         table, rejections = export.read_table()
-        if on_row is not None:
-            for _ in range(len(table) + len(rejections)):
-                on_row()
+        if on_rows is not None:
+            # The column reader reads the whole file at once, ignored lines included.
+            on_rows(export.counts().rows_read)
         return table, rejections
     items: list[LegacyItem] = []
     rejections: list[Rejection] = []
     for record in export.records:
-        if on_row is not None:
-            on_row()
+        if on_rows is not None:
+            on_rows(1)
         if isinstance(record, Rejection):
             rejections.append(record)
         else:
             items.append(record)
+    if on_rows is not None:
+        # Skipped and ignored rows yield no record; count them at the end.
+        unreported = export.counts().rows_read - len(items) - len(rejections)
+        if unreported > 0:
+            on_rows(unreported)
     return ItemTable.from_items(items), rejections
 
 

@@ -326,3 +326,11 @@ def test_partial_export_deletes_no_payment(app, ibm_loaded, tmp_path):
     assert outcome.summary["deleted"] == 0
     assert _row_counts()["payments"] == 1846
     assert _row_counts()["allocations"] == 1846
+
+
+def test_progress_counts_every_row(app):
+    reported: list[int] = []
+
+    run_import(IBM_SAMPLE, profile="ibm-ar", as_of=IBM_AS_OF, on_rows=reported.append)
+
+    assert sum(reported) == 2466
