@@ -46,7 +46,7 @@ def reject_excess_credits(
                     customer=customer,
                     credits=format_amount(credits[customer], decimal),
                     debits=format_amount(debits[customer], decimal),
-                )
+                ).of_document(customer, item.document)
             )
         else:
             kept.append(item)
@@ -70,5 +70,5 @@ def reject_unknown_customers(
         elif item.line not in rejections:
             rejections[item.line] = reject(
                 item.line, field, customer, "customer_unknown", customer=customer
-            )
+            ).of_document(customer, item.document)
     return kept, list(rejections.values())

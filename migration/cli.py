@@ -2,8 +2,10 @@
 
 Exit codes: 0 on success; 1 when rows were rejected, or an import or rollback was
 refused; 2 for invalid options or an unreadable file; 3 when a reconciliation
-finds differences. Rejection reasons are printed in ``--lang`` (default: the
-CADENCE_LANG environment variable, else English, which scripts parse).
+finds differences, including the one that follows an import (3 then wins over 1).
+Text for people is printed in ``--lang`` (default: the CADENCE_LANG environment
+variable, else English). Scripts should parse the ``--json`` outputs, which keep
+status and figure codes.
 """
 
 from __future__ import annotations
@@ -16,22 +18,25 @@ from pathlib import Path
 
 import click
 from flask.cli import AppGroup
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from app.auth.models import User
 from app.extensions import db
+from migration import cli_output
 from migration.importer import (
     PROFILES,
     ExportOptions,
     ImportRefused,
-    ImportStatus,
+    ReconciliationStatus,
+    SourceError,
     run_import,
 )
+from migration.load import MISSING_ACTIONS, MissingAction
 from migration.messages import (
     ReaderError,
     error_text,
     reason_text,
-    rejection_text,
 )
 from migration.models import ImportRun
 from migration.reconcile import ReconcileError, reconcile_run, safe_cell
@@ -41,7 +46,6 @@ from migration.waves import WaveError
 legacy = AppGroup("legacy", help="Import legacy receivables exports and review runs.")
 
 LANGUAGES = ("fr", "en")
-SHOWN_REJECTIONS = 50
 EXIT_REJECTED = 1
 EXIT_USAGE = 2
 EXIT_DIFFERENCES = 3
@@ -52,7 +56,7 @@ lang_option = click.option(
     default="en",
     envvar="CADENCE_LANG",
     show_default=True,
-    help="Language of rejection reasons and file errors; CADENCE_LANG sets it too.",
+    help="Language of the text for people (not of --json); CADENCE_LANG sets it too.",
 )
 
 
@@ -145,6 +149,12 @@ def _fail(message: str, code: int) -> None:
 )
 @click.option("--force", is_flag=True, help="Import a source even after its cutover.")
 @click.option(
+    "--source",
+    help="Name of the legacy system, such as acme-fec: it keys the records, "
+    "re-imports and the cutover. Default: the profile's name (fec, ibm-ar) or the "
+    "mapping's source key.",
+)
+@click.option(
     "--account-prefix",
     "account_prefixes",
     multiple=True,
@@ -168,6 +178,15 @@ def _fail(message: str, code: int) -> None:
     type=click.Choice(("allow", "reject")),
     help="Reject open credits larger than the customer's debt; default: the profile's.",
 )
+@click.option(
+    "--missing",
+    type=click.Choice(MISSING_ACTIONS),
+    default=MissingAction.KEEP,
+    show_default=True,
+    help="Open items of earlier runs that the file no longer lists: keep them open, "
+    "or settle them on the as-of date (invoices get a settlement payment, credits "
+    "are deleted). Both are reported; a wave run checks only its wave's customers.",
+)
 @click.option("--user", "user_email", help="Email of the person running the import.")
 @lang_option
 def import_command(path, profile, mapping, as_of, **options):
@@ -186,7 +205,10 @@ def import_command(path, profile, mapping, as_of, **options):
     )
     length = 0 if path.suffix.lower() in (".xlsx", ".xlsm") else _count_lines(path)
     try:
-        with click.progressbar(length=length, label="Reading", file=sys.stderr) as bar:
+        with (
+            force_locale(lang),
+            click.progressbar(length=length, label="Reading", file=sys.stderr) as bar,
+        ):
             outcome = run_import(
                 path,
                 as_of=as_of,
@@ -200,9 +222,13 @@ def import_command(path, profile, mapping, as_of, **options):
                 force=options["force"],
                 user=user,
                 on_rows=bar.update,
+                source=options["source"],
+                missing=options["missing"],
             )
     except ReaderError as error:
         _fail(error_text(error, lang), EXIT_USAGE)
+    except SourceError as error:
+        _fail(str(error), EXIT_USAGE)
     except WaveError as error:
         _fail(str(error), EXIT_USAGE)
     except ImportRefused as error:
@@ -213,13 +239,18 @@ def import_command(path, profile, mapping, as_of, **options):
     if options["as_json"]:
         click.echo(json.dumps(_payload(outcome, lang), indent=2, ensure_ascii=False))
     else:
-        _print_outcome(outcome, path, as_of, lang)
+        with force_locale(lang):
+            cli_output.print_outcome(outcome, path, as_of)
+    if outcome.reconciliation == ReconciliationStatus.DIFFERENCES:
+        sys.exit(EXIT_DIFFERENCES)
     if outcome.rejections:
         sys.exit(EXIT_REJECTED)
 
 
 def _payload(outcome, lang: str) -> dict:
     payload = {"status": outcome.status, "run_id": outcome.run_id, **outcome.summary}
+    if outcome.export is not None:
+        payload["source"] = outcome.export.source
     export = outcome.export
     if export is not None and export.detected is not None:
         payload["detected"] = {
@@ -241,115 +272,23 @@ def _payload(outcome, lang: str) -> dict:
             }
             for rejection in outcome.rejections
         ]
-    run = db.session.get(ImportRun, outcome.run_id) if outcome.run_id else None
-    if run is not None and run.reconciliation:
-        payload["reconciliation"] = run.reconciliation["status"]
+    if outcome.reconciliation is not None:
+        payload["reconciliation"] = outcome.reconciliation
+    payload["cutover_recorded"] = outcome.cutover_recorded
     return payload
-
-
-def _print_outcome(outcome, path: Path, as_of: dt.date, lang: str) -> None:
-    summary = outcome.summary
-    if outcome.export is not None and outcome.export.detected is not None:
-        click.echo(f"Detected format of {outcome.export.detected}")
-    if outcome.rejections:
-        _print_rejections(outcome, lang)
-        if outcome.status == ImportStatus.REJECTED:
-            return
-    click.echo(
-        f"{path.name} as of {as_of}: {summary['rows_read']} rows read, "
-        f"{summary['rows_skipped']} dated after the as-of date skipped, "
-        f"{summary['rows_ignored']} outside the receivable accounts ignored."
-    )
-    if "wave_teams" in summary:
-        click.echo(
-            f"Wave {', '.join(summary['wave_teams'])}: "
-            f"{summary['rows_outside_wave']} rows of other teams left for later."
-        )
-    click.echo(
-        f"{summary['customers']} customers, {summary['invoices']} invoices: "
-        f"{summary['open_invoices']} open for {summary['open_amount']}, "
-        f"{summary['paid_invoices']} paid for {summary['paid_amount']}; "
-        f"{summary['open_credits']} open credits for {summary['credit_amount']}."
-    )
-    for bucket, values in summary["ageing"].items():
-        click.echo(f"  {bucket:>8}: {values['count']:>6} {values['amount']:>14}")
-    counts = (
-        f"{summary['created']} records created, {summary['updated']} updated, "
-        f"{summary['deleted']} deleted, {summary['unchanged']} unchanged"
-    )
-    if outcome.status == ImportStatus.DRY_RUN:
-        click.echo(f"Dry run: {counts} would be; nothing was written.")
-    elif outcome.status == ImportStatus.UNCHANGED:
-        same = ""
-        if outcome.previous_run_id is not None:
-            same = f" It is the same file and date as run {outcome.previous_run_id}."
-        click.echo(
-            f"Nothing to change: the database already matches this file as of {as_of} "
-            f"(run {outcome.run_id}).{same}"
-        )
-    else:
-        click.echo(f"Run {outcome.run_id}: {counts}.")
-    _print_reconciliation(outcome.run_id)
-
-
-def _print_rejections(outcome, lang: str) -> None:
-    rejections = outcome.rejections
-    rows = outcome.summary["rows_rejected"]
-    if outcome.status == ImportStatus.REJECTED:
-        click.echo(
-            f"{rows} rows rejected; nothing was loaded. "
-            "Fix these rows in the export and run the import again:",
-            err=True,
-        )
-    else:
-        click.echo(
-            f"{rows} rows rejected and not loaded; the other rows were loaded "
-            f"(run {outcome.run_id} keeps the rejected rows):",
-            err=True,
-        )
-    for rejection in rejections[:SHOWN_REJECTIONS]:
-        click.echo(f"  {rejection_text(rejection, lang)}", err=True)
-    if len(rejections) > SHOWN_REJECTIONS:
-        click.echo(
-            f"  ... and {len(rejections) - SHOWN_REJECTIONS} more "
-            "(use --rejects FILE for the full list)",
-            err=True,
-        )
-
-
-def _print_reconciliation(run_id: int | None) -> None:
-    run = db.session.get(ImportRun, run_id) if run_id else None
-    if run is None or not run.reconciliation:
-        return
-    report = run.reconciliation
-    if report["status"] == "match":
-        click.echo("Reconciliation: the file and Cadence match to the cent.")
-    else:
-        click.echo(
-            f"Reconciliation: {len(report['differences'])} differences; run "
-            f"`cadence legacy reconcile {run.id}` for the list."
-        )
 
 
 @legacy.command("runs")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON list.")
-def runs_command(as_json):
-    """List import runs, newest first."""
+@lang_option
+def runs_command(as_json, lang):
+    """List import runs, newest first, dry runs included."""
     runs = db.session.scalars(select(ImportRun).order_by(ImportRun.id.desc())).all()
     if as_json:
         click.echo(json.dumps([_run_json(run) for run in runs], indent=2))
         return
-    if not runs:
-        click.echo("No import has run yet.")
-        return
-    for run in runs:
-        scope = run.mode if run.wave is None else f"wave {run.wave}"
-        rejected = (run.summary or {}).get("rows_rejected", 0)
-        click.echo(
-            f"{run.id:>4}  {run.started_at:%Y-%m-%d %H:%M}  {run.status:<11} "
-            f"{run.profile:<7} {scope:<12} as of {run.as_of}  {run.file_name}  "
-            f"{rejected} rejected  by {run.user_label}"
-        )
+    with force_locale(lang):
+        cli_output.print_runs(runs)
 
 
 def _run_json(run: ImportRun) -> dict:
@@ -381,19 +320,17 @@ def _run_or_fail(run_id: int) -> ImportRun:
 @legacy.command("rollback")
 @click.argument("run_id", type=int)
 @click.option("--user", "user_email", help="Email of the person rolling back.")
-def rollback_command(run_id, user_email):
+@lang_option
+def rollback_command(run_id, user_email, lang):
     """Undo import run RUN_ID: restore the rows it changed, delete those it created."""
     user = _user_of(user_email)
     run = _run_or_fail(run_id)
-    try:
-        result = rollback_run(run, user=user)
-    except RollbackRefused as error:
-        _fail(str(error), EXIT_REJECTED)
-    click.echo(
-        f"Run {run_id} rolled back: {result.deleted} rows it created deleted, "
-        f"{result.restored} rows it changed restored, {result.recreated} rows it "
-        "deleted put back."
-    )
+    with force_locale(lang):
+        try:
+            result = rollback_run(run, user=user)
+        except RollbackRefused as error:
+            _fail(str(error), EXIT_REJECTED)
+        cli_output.print_rollback(run, result)
 
 
 @legacy.command("reconcile")
@@ -411,8 +348,12 @@ def rollback_command(run_id, user_email):
     help="Write the per-customer comparison to this CSV file.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def reconcile_command(run_id, path, csv_path, as_json):
-    """Compare run RUN_ID's file with the database; exit 3 on any difference."""
+@lang_option
+def reconcile_command(run_id, path, csv_path, as_json, lang):
+    """Compare run RUN_ID's file with the database; exit 3 on any difference.
+
+    The CSV headers follow --lang, like the printed report.
+    """
     from migration.reconcile import report_csv
 
     run = _run_or_fail(run_id)
@@ -421,40 +362,12 @@ def reconcile_command(run_id, path, csv_path, as_json):
     except ReconcileError as error:
         _fail(str(error), EXIT_USAGE)
     report = reconciliation.report
-    if csv_path:
-        csv_path.write_text(report_csv(report), encoding="utf-8-sig")
-    if as_json:
-        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
-    else:
-        _print_report(run, report)
+    with force_locale(lang):
+        if csv_path:
+            csv_path.write_text(report_csv(report), encoding="utf-8-sig")
+        if as_json:
+            click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        else:
+            cli_output.print_report(run, report)
     if not reconciliation.matches:
         sys.exit(EXIT_DIFFERENCES)
-
-
-def _print_report(run: ImportRun, report: dict) -> None:
-    totals = report["totals"]
-    click.echo(f"Run {run.id}, {run.file_name} as of {run.as_of}:")
-    for side in ("file", "cadence"):
-        figures = totals[side]
-        click.echo(
-            f"  {side:<8} {figures['open_invoices']} open invoices for "
-            f"{figures['open_amount']}, {figures['paid_invoices']} paid for "
-            f"{figures['paid_amount']}, {figures['open_credits']} open credits for "
-            f"{figures['credit_amount']}, balance {figures['balance']}"
-        )
-    if report["status"] == "match":
-        click.echo("The file and Cadence match to the cent, per customer and overall.")
-        return
-    click.echo(f"{len(report['differences'])} differences:")
-    for difference in report["differences"]:
-        click.echo(
-            f"  customer {difference['customer']} ({difference['name']}): "
-            f"{difference['metric']} file {difference['file']}, Cadence "
-            f"{difference['cadence']}, difference {difference['difference']}"
-        )
-    for difference in report["ageing_differences"]:
-        click.echo(
-            f"  ageing {difference['bucket']}: file {difference['file_count']} for "
-            f"{difference['file_amount']}, Cadence {difference['cadence_count']} for "
-            f"{difference['cadence_amount']}"
-        )

@@ -69,6 +69,9 @@ class Totals:
     customers: dict[str, Figures]
     names: dict[str, str]
     open_items: pd.DataFrame
+    # One row per document (customer, document, state, cents) for the profiles whose
+    # documents a reconciliation can match one by one, else None.
+    documents: pd.DataFrame | None = None
 
     def ageing(self, as_of: dt.date) -> dict[str, dict[str, int]]:
         items = self.open_items
@@ -299,6 +302,9 @@ def ibm_totals(path: Path, as_of: dt.date, excluded: Excluded) -> Totals:
         customers=_group_figures(frame),
         names={customer: customer for customer in frame["customer"].unique()},
         open_items=_open_items(frame),
+        documents=frame.assign(document=frame["invoiceNumber"].str.strip())[
+            ["customer", "document", "state", "cents"]
+        ],
     )
 
 
@@ -535,10 +541,14 @@ def fec_totals(
     documents["due"] = due.where(
         documents["document"] != "\x00opening", documents["issue"]
     )
+    # Opening balances are left out of the document list: the loader names them
+    # after their first line, which this reading does not reproduce.
+    listed = (documents["document"] != "\x00opening") & (documents["state"] != "none")
     return Totals(
         customers=_group_figures(documents),
         names=_fec_names(frame.drop_duplicates("customer")),
         open_items=_open_items(documents),
+        documents=documents.loc[listed, ["customer", "document", "state", "cents"]],
     )
 
 
@@ -594,10 +604,14 @@ def mapped_totals(
 ) -> Totals:
     """Rows issued by ``as_of``, read through the mapping's columns.
 
-    A debit row is paid when settled by ``as_of``, or when its open amount is 0 and
-    it has no settled date. Otherwise it is an open invoice for its full amount, and
-    the paid part of a partly paid invoice is a credit. A credit row (credit note,
-    payment, negative opening) that is not settled is a credit for its open amount.
+    The settled date is the date of the last payment. A row is partly paid when
+    0 < open amount < amount and that date is empty or on or before ``as_of``. A
+    debit row is paid when its open amount is 0 and its date is empty or on or
+    before ``as_of``, or when it has no open amount and a date by ``as_of``.
+    Otherwise it is an open invoice, for its open amount when partly paid (the paid
+    part is allocated to it) and for its full amount when not. A credit row (credit
+    note, payment, negative opening) that is not settled is a credit for its open
+    amount.
     """
     mapping = settings["mapping"]
     columns = {
@@ -690,10 +704,9 @@ def _mapped_figures(
         credit = frame["amount"].lt(0)
     no_settled_date = settled_date.isna()
     if has_open:
-        settled = (~no_settled_date & (settled_date <= limit)) | (
-            no_settled_date & open_amount.eq(0)
-        )
-        partial = no_settled_date & open_amount.gt(0) & open_amount.lt(amount)
+        dated = ~no_settled_date & (settled_date <= limit)
+        partial = (no_settled_date | dated) & open_amount.gt(0) & open_amount.lt(amount)
+        settled = (dated & ~partial) | (no_settled_date & open_amount.eq(0))
     else:
         settled = ~no_settled_date & (settled_date <= limit)
         partial = pd.Series(False, index=frame.index)
@@ -710,22 +723,16 @@ def _mapped_figures(
 
     documents = []
     debit = ~credit
+    debit_cents = open_amount.where(partial, amount) if has_open else amount
     documents.append(
         pd.DataFrame(
             {
                 "customer": frame["customer"],
                 "state": settled.map({True: "paid", False: "open"}),
-                "cents": amount,
+                "cents": debit_cents.where(~settled, amount),
             }
         )[debit]
     )
-    paid_part = (amount - open_amount) if has_open else None
-    if has_open:
-        documents.append(
-            pd.DataFrame(
-                {"customer": frame["customer"], "state": "credit", "cents": paid_part}
-            )[debit & partial]
-        )
     credit_cents = open_amount.where(partial, amount) if has_open else amount
     documents.append(
         pd.DataFrame(
@@ -744,7 +751,12 @@ def _mapped_figures(
                 if names[customer] == customer:
                     names[customer] = _cell_text(name)
     open_items = pd.DataFrame(
-        {"customer": frame["customer"], "due": due, "cents": amount, "state": "open"}
+        {
+            "customer": frame["customer"],
+            "due": due,
+            "cents": debit_cents,
+            "state": "open",
+        }
     )[is_open]
     return Totals(
         customers=_group_figures(all_documents),
@@ -778,4 +790,7 @@ def file_totals(
         }
         items = totals.open_items
         totals.open_items = items[items["customer"].isin(wanted)]
+        if totals.documents is not None:
+            documents = totals.documents
+            totals.documents = documents[documents["customer"].isin(wanted)]
     return totals

@@ -17,22 +17,38 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from flask_babel import gettext
 from sqlalchemy import insert, select
 
 from app.audit import services as audit
 from app.auth.models import Team
+from app.collection.legacy_disputes import sync_legacy_disputes
 from app.extensions import db
 from app.ledger.ageing import ageing_as_json, bucket_of, empty_ageing
 from app.ledger.models import Customer
 from app.ledger.money import format_amount
 from app.timeutil import utcnow
 from migration.checks import reject_excess_credits, reject_unknown_customers
-from migration.item_table import ItemTable, money
-from migration.load import BatchHook, LoadCounts, load_items
+from migration.item_table import ItemTable, money, paid_part_cents
+from migration.load import BatchHook, LoadCounts, MissingAction, load_items
 from migration.messages import ReaderError
-from migration.models import ImportRejection, ImportRun, LegacyCutover, RunMode
-from migration.records import LegacyItem, Rejection
-from migration.sources import PROFILES, Export, ExportOptions, RowCounts, open_export
+from migration.models import (
+    ChangeAction,
+    ImportRejection,
+    ImportRun,
+    LegacyCutover,
+    RunChange,
+    RunMode,
+)
+from migration.records import LegacyItem, RejectedDocuments, Rejection
+from migration.sources import (
+    PROFILES,
+    Export,
+    ExportOptions,
+    RowCounts,
+    SourceError,
+    open_export,
+)
 from migration.waves import wave_teams
 
 logger = logging.getLogger(__name__)
@@ -43,6 +59,7 @@ __all__ = [
     "ImportOutcome",
     "ImportRefused",
     "ImportStatus",
+    "SourceError",
     "run_import",
 ]
 
@@ -60,6 +77,11 @@ class ImportRefused(Exception):
     """The import may not run: its legacy source was cut over to Cadence."""
 
 
+class ReconciliationStatus:
+    MATCH = "match"
+    DIFFERENCES = "differences"
+
+
 @dataclasses.dataclass
 class ImportOutcome:
     status: str
@@ -68,6 +90,11 @@ class ImportOutcome:
     summary: dict
     export: Export | None = None
     previous_run_id: int | None = None  # an earlier run of the same file and date
+    # The status of the reconciliation that follows a load (a ReconciliationStatus),
+    # None when none ran.
+    reconciliation: str | None = None
+    # Whether this run recorded the cutover of its legacy source.
+    cutover_recorded: bool = False
 
 
 def file_sha256(path: Path) -> str:
@@ -85,10 +112,15 @@ def summarise(
     frame = items.frame
     is_credit = frame["is_credit"].to_numpy(dtype=bool)
     is_settled = ~np.isnat(items.day_values("settled_date"))
+    # A paid part is allocated to its invoice, so it lowers the invoice's open
+    # amount instead of counting as an open credit.
+    is_paid_part, paid_cents = paid_part_cents(frame)
     cents = frame["cents"].to_numpy()
+    open_cents = cents - paid_cents
     open_items = ~is_credit & ~is_settled
     paid_items = ~is_credit & is_settled
-    credits = is_credit & ~is_settled
+    credits = is_credit & ~is_settled & ~is_paid_part
+    date_assumed = frame["payment_date_assumed"].to_numpy(dtype=bool)
     return {
         "rows_read": counts.rows_read,
         "rows_skipped": counts.rows_skipped,
@@ -97,13 +129,18 @@ def summarise(
         "customers": int(frame["customer_legacy_id"].nunique()),
         "invoices": int((~is_credit).sum()),
         "open_invoices": int(open_items.sum()),
-        "open_amount": format_amount(money(cents[open_items])),
+        "open_amount": format_amount(money(open_cents[open_items])),
         "paid_invoices": int(paid_items.sum()),
         "paid_amount": format_amount(money(cents[paid_items])),
         "open_credits": int(credits.sum()),
         "credit_amount": format_amount(money(cents[credits])),
+        "paid_parts": int(is_paid_part.sum()),
+        "settled_dates_assumed": int((date_assumed & paid_items).sum()),
+        "paid_part_dates_assumed": int((date_assumed & is_paid_part).sum()),
         "ageing": ageing_as_json(
-            _ageing(items.day_values("due_date")[open_items], cents[open_items], as_of)
+            _ageing(
+                items.day_values("due_date")[open_items], open_cents[open_items], as_of
+            )
         ),
     }
 
@@ -143,21 +180,33 @@ def run_import(
     on_rows: Callable[[int], None] | None = None,
     on_batch: BatchHook | None = None,
     reconcile: bool = True,
+    source: str | None = None,
+    missing: str = MissingAction.KEEP,
 ) -> ImportOutcome:
     """Import ``path`` as the legacy system's state on ``as_of``.
 
-    Give ``profile`` (ibm-ar or fec) or a column ``mapping``. Nothing is written when
-    ``dry_run`` is set, or when a row is rejected unless ``accept_rejects`` is set.
-    A load that fails midway is rolled back whole and recorded as a failed run.
+    Give ``profile`` (ibm-ar or fec) or a column ``mapping``. ``source`` names the
+    legacy system (see ``open_export``): it keys the records, re-import detection
+    and the cutover. Nothing is loaded when ``dry_run`` is set, or when a row is
+    rejected unless ``accept_rejects`` is set. A dry run is still recorded, with
+    the status dry_run. A load that fails midway is rolled back whole and recorded
+    as a failed run. ``missing`` (keep or settle) is what happens to the open items
+    of earlier runs that the file no longer lists (see ``load_items``).
 
-    Raises ReaderError when the file cannot be read, WaveError for an unknown wave,
-    and ImportRefused when the source was cut over and ``force`` is not set.
+    Raises ReaderError when the file cannot be read, SourceError for an invalid
+    source name, WaveError for an unknown wave, and ImportRefused when the source
+    was cut over and ``force`` is not set.
     """
     if wave is not None and cutover:
         raise ValueError("a run is either limited to a wave or a cutover, not both")
     path = Path(path)
     export = open_export(
-        path, as_of=as_of, profile=profile, mapping=mapping, options=options
+        path,
+        as_of=as_of,
+        profile=profile,
+        mapping=mapping,
+        options=options,
+        source=source,
     )
     _check_cutover(export.source, force)
     teams = wave_teams(wave) if wave is not None else None
@@ -218,7 +267,14 @@ def run_import(
             run_id=run.id,
             dry_run=dry_run,
             on_batch=on_batch,
+            rejected=RejectedDocuments.of(rejections),
+            missing=missing,
+            as_of=as_of,
+            teams=teams,
         )
+        if not dry_run:
+            disputes = sync_legacy_disputes(run)
+            summary["legacy_disputes"] = dataclasses.asdict(disputes)
     except Exception:
         db.session.rollback()
         logger.exception("import of %s failed; database left unchanged", path)
@@ -232,16 +288,22 @@ def run_import(
         )
         raise
     summary |= dataclasses.asdict(counts)
+    # The full list is for the reconciliation, which reads the run's settings;
+    # the summary keeps the first ids, for people.
+    missing_ids = summary["missing"].pop("every_legacy_id")
+    if missing_ids:
+        run.settings = (run.settings or {}) | {"missing_legacy_ids": missing_ids}
     status = _status(counts, dry_run)
     if cutover and not dry_run:
         _record_cutover(run, user)
     outcome = _finish(run, status, summary, rejections, dry_run, user)
     outcome.export = export
     outcome.previous_run_id = previous
+    outcome.cutover_recorded = cutover and not dry_run
     if reconcile and status in (ImportStatus.LOADED, ImportStatus.UNCHANGED):
         from migration.reconcile import reconcile_run
 
-        reconcile_run(run)
+        outcome.reconciliation = reconcile_run(run).report["status"]
     return outcome
 
 
@@ -340,27 +402,52 @@ def _check_cutover(source: str, force: bool) -> None:
         if cutover is not None:
             logger.warning("importing %s after its cutover, forced", source)
         return
+    cut_over_at = cutover.cut_over_at.strftime("%Y-%m-%d %H:%M")
     raise ImportRefused(
-        f"the legacy source {source} was cut over to Cadence on "
-        f"{cutover.cut_over_at:%Y-%m-%d %H:%M} UTC by run {cutover.run_id}, so it is "
-        "read-only. Use --force to import it anyway, for example to correct the "
-        "cutover load"
+        gettext(
+            "The legacy source %(source)s was cut over to Cadence on %(date)s UTC by "
+            "run %(run)s, so it is read-only. Use --force to import it anyway, for "
+            "example to correct the cutover load.",
+            source=source,
+            date=cut_over_at,
+            run=cutover.run_id,
+        )
     )
 
 
 def _record_cutover(run: ImportRun, user) -> None:
+    """Record the cutover of the run's source, and how to undo it in a RunChange.
+
+    A forced cutover of a source that was already cut over updates the cutover in
+    place, and the change keeps the earlier values for a rollback to restore.
+    """
+    user_label = getattr(user, "email", "cli")
     existing = cutover_of(run.source)
-    if existing is not None:
-        db.session.delete(existing)
-        db.session.flush()
-    db.session.add(
-        LegacyCutover(
+    if existing is None:
+        cutover = LegacyCutover(
             source=run.source,
             run_id=run.id,
             cut_over_at=utcnow(),
-            user_label=getattr(user, "email", "cli"),
+            user_label=user_label,
         )
-    )
+        db.session.add(cutover)
+        db.session.flush()
+        change = RunChange(action=ChangeAction.CREATED, before=None)
+    else:
+        before = {
+            "run_id": existing.run_id,
+            "cut_over_at": existing.cut_over_at.isoformat(),
+            "user_label": existing.user_label,
+        }
+        existing.run_id = run.id
+        existing.cut_over_at = utcnow()
+        existing.user_label = user_label
+        cutover = existing
+        change = RunChange(action=ChangeAction.UPDATED, before=before)
+    change.run_id = run.id
+    change.table_name = LegacyCutover.__tablename__
+    change.row_id = cutover.id
+    db.session.add(change)
 
 
 def _previous_run(run: ImportRun) -> int | None:
@@ -385,10 +472,15 @@ def _status(counts: LoadCounts, dry_run: bool) -> str:
 
 
 def _finish(run, status, summary, rejections, dry_run, user) -> ImportOutcome:
-    """Record the run (except for a dry run) and commit with the loaded rows."""
+    """Record the run and commit it with the loaded rows.
+
+    A dry run discards whatever the load wrote and records only the run, with the
+    status dry_run and the rows it would have rejected.
+    """
     if dry_run:
         db.session.rollback()
-        return ImportOutcome(status, None, rejections, summary)
+        if status != ImportStatus.FAILED:
+            status = ImportStatus.DRY_RUN
     run.status = status
     run.summary = summary | {"rejections": len(rejections)}
     run.finished_at = utcnow()

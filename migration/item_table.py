@@ -15,7 +15,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from migration.records import LegacyItem
+from migration.records import PAID_PART_SUFFIX, LegacyItem
 
 # LegacyItem's fields in order, with the amount as integer cents.
 ITEM_COLUMNS = tuple(
@@ -23,6 +23,9 @@ ITEM_COLUMNS = tuple(
     for field in dataclasses.fields(LegacyItem)
 )
 _DATE_COLUMNS = ("issue_date", "due_date", "settled_date")
+_BOOL_COLUMNS = ("disputed", "is_credit", "payment_date_assumed")
+# Columns that a reader's frame may leave out, with the value they then get.
+_OPTIONAL_COLUMNS = {"payment_date_assumed": False}
 
 
 class ItemTable:
@@ -30,10 +33,16 @@ class ItemTable:
 
     Dates are datetime64 (NaT for no settled date), and text columns hold str or
     None. Every amount must be a whole number of cents, as readers make them.
+    A column of ``_OPTIONAL_COLUMNS`` that ``frame`` lacks gets its default value.
     """
 
     def __init__(self, frame: pd.DataFrame) -> None:
-        self.frame = frame.loc[:, list(ITEM_COLUMNS)].reset_index(drop=True)
+        present = [name for name in ITEM_COLUMNS if name in frame.columns]
+        table = frame.loc[:, present].reset_index(drop=True)
+        for name, default in _OPTIONAL_COLUMNS.items():
+            if name not in table.columns:
+                table[name] = default
+        self.frame = table.loc[:, list(ITEM_COLUMNS)]
 
     @classmethod
     def from_items(cls, items: Iterable[LegacyItem]) -> ItemTable:
@@ -53,8 +62,8 @@ class ItemTable:
         for name in _DATE_COLUMNS:
             frame[name] = days(columns[name])
         frame["line"] = np.array(columns["line"], dtype=np.int64)
-        frame["disputed"] = np.array(columns["disputed"], dtype=bool)
-        frame["is_credit"] = np.array(columns["is_credit"], dtype=bool)
+        for name in _BOOL_COLUMNS:
+            frame[name] = np.array(columns[name], dtype=bool)
         frame["cents"] = _cents([item.amount for item in items])
         return cls(frame)
 
@@ -86,6 +95,44 @@ class ItemTable:
 
     def subset(self, mask: np.ndarray | pd.Series) -> ItemTable:
         return ItemTable(self.frame[np.asarray(mask, dtype=bool)])
+
+
+def paid_part_cents(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Find the paid parts of ``frame``'s items and the cents they pay of each item.
+
+    A paid part is an open credit whose legacy id is that of an invoice of the same
+    frame plus ``PAID_PART_SUFFIX``. Returns a mask of the paid parts and, for each
+    item, the cents that paid parts pay of it (0 for most items). Only the open
+    credits' legacy ids are compared, so a FEC table, which has no paid part, costs
+    one pass over its few open credits.
+    """
+    paid_cents = np.zeros(len(frame), dtype=np.int64)
+    is_paid_part = np.zeros(len(frame), dtype=bool)
+    is_open_credit = (
+        frame["is_credit"].to_numpy(dtype=bool)
+        & frame["settled_date"].isna().to_numpy()
+    )
+    if not is_open_credit.any():
+        return is_paid_part, paid_cents
+    credit_keys = frame["legacy_id"][is_open_credit]
+    suffixed = credit_keys.str.endswith(PAID_PART_SUFFIX).to_numpy(dtype=bool)
+    if not suffixed.any():
+        return is_paid_part, paid_cents
+
+    candidates = credit_keys[suffixed]
+    invoice_keys = candidates.str.slice(0, -len(PAID_PART_SUFFIX))
+    debit_positions = pd.Series(
+        np.flatnonzero(~frame["is_credit"].to_numpy(dtype=bool)),
+        index=frame["legacy_id"][~frame["is_credit"]].to_numpy(),
+    )
+    debit_positions = debit_positions[~debit_positions.index.duplicated()]
+    invoice_positions = invoice_keys.map(debit_positions)
+    found = invoice_positions.notna().to_numpy()
+    part_positions = candidates.index.to_numpy()[found]
+    is_paid_part[part_positions] = True
+    cents = frame["cents"].to_numpy()[part_positions].astype(np.int64)
+    np.add.at(paid_cents, invoice_positions[found].to_numpy(dtype=np.int64), cents)
+    return is_paid_part, paid_cents
 
 
 def money(cents: np.ndarray) -> Decimal:

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from operator import ne
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -44,14 +46,21 @@ from app.ledger.models import (
 )
 from app.ledger.money import ZERO
 from migration.bulk import driver_columns, fetch, read_cents, write_rows
-from migration.item_table import ItemTable
+from migration.item_table import ItemTable, paid_part_cents
 from migration.models import ChangeAction, RunChange
-from migration.records import ItemKind, LegacyItem
+from migration.records import (
+    PAID_PART_SUFFIX,
+    ItemKind,
+    LegacyItem,
+    RejectedDocuments,
+)
 
 logger = logging.getLogger(__name__)
 
 SETTLEMENT_SUFFIX = "#settlement"
 BATCH_SIZE = 5000
+# Legacy ids of missing open items listed in a run's summary; the count is exact.
+MISSING_IDS_LISTED = 1000
 _CREDIT_KINDS = {
     ItemKind.PAYMENT: PaymentKind.PAYMENT,
     ItemKind.CREDIT_NOTE: PaymentKind.CREDIT_NOTE,
@@ -75,18 +84,51 @@ _STATUSES = np.array([InvoiceStatus.OPEN, InvoiceStatus.PAID], dtype=object)
 BatchHook = Callable[[str, int], None]
 
 
+class MissingAction:
+    """Action on the open items of earlier runs that a run's file lacks."""
+
+    KEEP = "keep"  # leave them open, and report them
+    SETTLE = "settle"  # close them on the as-of date, and report them
+
+
+MISSING_ACTIONS = (MissingAction.KEEP, MissingAction.SETTLE)
+
+
+@dataclasses.dataclass
+class MissingItems:
+    """Open items loaded by earlier runs that the run's file no longer lists.
+
+    Only customers in the run's scope count: every customer of the source, or for
+    a wave run the customers of the wave's teams. Open invoices count, and so do
+    open credits of customers that the file does not list at all (the loader
+    deletes the absent credits of listed customers as matched). Rows of rejected
+    documents do not count. ``legacy_ids`` lists the first ``MISSING_IDS_LISTED``
+    legacy ids in order, for people; ``every_legacy_id`` lists them all, for the
+    reconciliation, which leaves these items out of its comparison.
+    """
+
+    action: str = MissingAction.KEEP
+    open_invoices: int = 0
+    open_credits: int = 0
+    settled_invoices: int = 0  # closed with a settlement payment (action settle)
+    deleted_credits: int = 0  # deleted as matched (action settle)
+    legacy_ids: list[str] = dataclasses.field(default_factory=list)
+    every_legacy_id: list[str] = dataclasses.field(default_factory=list, repr=False)
+
+
 @dataclasses.dataclass
 class LoadCounts:
     """Rows created, updated, deleted and left unchanged, over all tables.
 
     Teams, customers, invoices and payments count; allocations, which follow their
-    payment, do not.
+    payment, do not. ``missing`` reports the open items that the file lacks.
     """
 
     created: int = 0
     updated: int = 0
     unchanged: int = 0
     deleted: int = 0
+    missing: MissingItems = dataclasses.field(default_factory=MissingItems)
 
     @property
     def changed(self) -> bool:
@@ -315,53 +357,120 @@ def load_items(
     run_id: int | None,
     dry_run: bool,
     on_batch: BatchHook | None = None,
+    rejected: RejectedDocuments | None = None,
+    missing: str = MissingAction.KEEP,
+    as_of: dt.date | None = None,
+    teams: frozenset[str] | None = None,
 ) -> LoadCounts:
     """Write the items of one legacy file; return what was created, updated, deleted.
 
     The customers of ``items`` are the run's scope: their settlement payments and
     open credits that the file no longer has are deleted. Other customers of the
     source are left alone, so a run limited to one wave keeps the earlier waves.
+    The ledger rows of ``rejected`` documents are left as they are.
+
+    Open items of earlier runs that the file lacks are counted in
+    ``LoadCounts.missing``, for the customers of the wave's ``teams`` (None: every
+    customer of the source). With ``missing`` settle, the invoices among them are
+    settled on ``as_of`` and the credits deleted.
     """
+    if missing not in MISSING_ACTIONS:
+        raise ValueError(f"missing must be one of {MISSING_ACTIONS}, not {missing!r}")
+    if missing == MissingAction.SETTLE and as_of is None:
+        raise ValueError("settling missing items needs the as-of date")
     if not isinstance(items, ItemTable):
         items = ItemTable.from_items(items)
+    rejected = rejected or RejectedDocuments()
     frame = items.frame
+    is_paid_part, paid_cents = paid_part_cents(frame)
     is_credit = frame["is_credit"].to_numpy(dtype=bool)
     is_settled = frame["settled_date"].notna().to_numpy()
     debits = frame[~is_credit].reset_index(drop=True)
-    credits = frame[is_credit & ~is_settled].reset_index(drop=True)
+    paid_parts = frame[is_paid_part].reset_index(drop=True)
+    credits = frame[is_credit & ~is_settled & ~is_paid_part].reset_index(drop=True)
     writer = _Writer(run_id, dry_run, on_batch)
 
-    teams = {team for team in frame["team"].dropna().unique().tolist() if team}
-    team_ids = _team_ids(teams, writer)
+    teams_in_file = {team for team in frame["team"].dropna().unique().tolist() if team}
+    team_ids = _team_ids(teams_in_file, writer)
     customers = frame.drop_duplicates("customer_legacy_id").reset_index(drop=True)
     customer_ids = _load_customers(customers, source, team_ids, writer)
     keys = customers["customer_legacy_id"].tolist()
     scope = {customer_ids[key] for key in keys if key in customer_ids}
-    _load_invoices(debits, source, customer_ids, writer)
-    # Writing settlement payments changes no other payment, so one read serves both.
+    ledger = _Ledger(source, customer_ids, rejected)
+
+    invoices = _existing_rows(Invoice, source, INVOICE_COLUMNS)
+    _load_invoices(
+        debits, paid_cents[~is_credit], invoices, source, customer_ids, writer
+    )
+    # Writing settlement payments changes no other payment, so one read serves all.
     payments = _existing_rows(Payment, source, PAYMENT_COLUMNS)
-    settlements = {
-        key: row for key, row in payments.items() if key.endswith(SETTLEMENT_SUFFIX)
-    }
-    open_credits = {
-        key: row for key, row in payments.items() if not key.endswith(SETTLEMENT_SUFFIX)
-    }
+    settlements, paid_part_rows, open_credits = _split_payments(payments)
     _load_settlements(debits, settlements, source, customer_ids, scope, writer)
-    _load_open_credits(credits, open_credits, source, customer_ids, scope, writer)
+    _load_paid_parts(paid_parts, paid_part_rows, debits, ledger, writer)
+    _load_open_credits(credits, open_credits, ledger, scope, writer)
+
+    found = _find_missing(
+        invoices, open_credits, frame, ledger, _missing_scope(ledger, teams)
+    )
+    found.action = missing
+    if missing == MissingAction.SETTLE:
+        assert as_of is not None
+        _settle_missing(
+            found, invoices, open_credits, settlements, source, as_of, writer
+        )
     writer.save_changes()
     counts = writer.counts
+    counts.missing = _missing_report(found)
     if counts.changed and not dry_run:
         _refresh_statistics()
     logger.info(
-        "loaded %s: %d created, %d updated, %d deleted, %d unchanged (dry run: %s)",
+        "loaded %s: %d created, %d updated, %d deleted, %d unchanged, "
+        "%d open items missing from the file (%s) (dry run: %s)",
         source,
         counts.created,
         counts.updated,
         counts.deleted,
         counts.unchanged,
+        len(found.invoice_keys) + len(found.credit_keys),
+        missing,
         dry_run,
     )
     return counts
+
+
+@dataclasses.dataclass
+class _Ledger:
+    """Customer ids and rejected documents of one source, as the loader uses them."""
+
+    source: str
+    customer_ids: dict[str, int]  # legacy id to id
+    rejected: RejectedDocuments
+
+    @functools.cached_property
+    def customer_keys(self) -> dict[int, str]:
+        return {row_id: key for key, row_id in self.customer_ids.items()}
+
+    def keeps(self, row: dict, document_column: str) -> bool:
+        """Return whether ``row`` belongs to a rejected document and stays as it is."""
+        customer = self.customer_keys.get(row["customer_id"])
+        return self.rejected.keeps(customer, row[document_column])
+
+
+def _split_payments(
+    payments: dict[str, dict],
+) -> tuple[dict[str, dict], dict[str, dict], dict[str, dict]]:
+    """Split a source's payments into settlements, paid parts and open credits."""
+    settlements: dict[str, dict] = {}
+    paid_parts: dict[str, dict] = {}
+    open_credits: dict[str, dict] = {}
+    for key, row in payments.items():
+        if key.endswith(SETTLEMENT_SUFFIX):
+            settlements[key] = row
+        elif key.endswith(PAID_PART_SUFFIX):
+            paid_parts[key] = row
+        else:
+            open_credits[key] = row
+    return settlements, paid_parts, open_credits
 
 
 def _refresh_statistics() -> None:
@@ -408,13 +517,16 @@ def _load_customers(
 
 def _load_invoices(
     debits: pd.DataFrame,
+    paid_cents: np.ndarray,
+    existing: dict[str, dict],
     source: str,
     customer_ids: dict[str, int],
     writer: _Writer,
 ) -> None:
-    existing = _existing_rows(Invoice, source, INVOICE_COLUMNS)
+    """Upsert the invoices, open ones for their amount less ``paid_cents``."""
     is_open = debits["settled_date"].isna().to_numpy()
     cents = debits["cents"].to_numpy()
+    open_cents = cents - paid_cents
     desired = pd.DataFrame(
         {
             "key": debits["legacy_id"],
@@ -423,7 +535,7 @@ def _load_invoices(
             "issue_date": debits["issue_date"],
             "due_date": debits["due_date"],
             "amount": cents,
-            "open_amount": np.where(is_open, cents, 0),
+            "open_amount": np.where(is_open, open_cents, 0),
             "currency": debits["currency"],
             "status": _STATUSES[(~is_open).astype(np.int64)],
             "disputed": debits["disputed"],
@@ -444,7 +556,8 @@ def _load_settlements(
 
     ``existing`` has the source's settlement payments. A settlement payment of a
     customer in ``scope`` whose invoice this file shows open again (an earlier
-    as-of date) is deleted with its allocation.
+    as-of date) is deleted with its allocation. A stored payment keeps its date
+    when the file's date is assumed (see ``_assumed_dates_kept``).
     """
     is_settled = debits["settled_date"].notna().to_numpy()
     settled = debits[is_settled].reset_index(drop=True)
@@ -459,7 +572,7 @@ def _load_settlements(
             "reference": settled["document"],
         }
     )
-    table = _plan(desired, existing, source)
+    table = _plan(desired, existing, source, compared=_assumed_dates_kept(settled))
     wanted = set(keys.tolist())
     # Only an invoice that this file shows open again loses its settlement. An
     # invoice missing from the file keeps it, so a partial export deletes nothing.
@@ -651,42 +764,311 @@ def _sync_settlement_allocations(
 def _load_open_credits(
     credits: pd.DataFrame,
     existing: dict[str, dict],
-    source: str,
-    customer_ids: dict[str, int],
+    ledger: _Ledger,
     scope: set[int],
     writer: _Writer,
 ) -> None:
     """Load payments and credit notes still unallocated on the as-of date.
 
-    ``existing`` has the source's other payments. An open credit of a customer in
+    ``existing`` has the source's open credits. An open credit of a customer in
     ``scope`` that the file no longer has (it was used up or matched since) is
-    deleted.
+    deleted, unless it belongs to a rejected document.
     """
-    desired = pd.DataFrame(
+    desired = _payments_of(credits, ledger.customer_ids)
+    desired["kind"] = pd.Series(
+        [_CREDIT_KINDS.get(kind, PaymentKind.PAYMENT) for kind in credits["kind"]],
+        dtype=object,
+    )
+    table = _plan(desired, existing, ledger.source)
+    wanted = set(credits["legacy_id"].tolist())
+    table.deletes = [
+        row["id"]
+        for key, row in existing.items()
+        if key not in wanted
+        and row["customer_id"] in scope
+        and not ledger.keeps(row, "reference")
+    ]
+    _delete_allocations_of(table.deletes, writer)
+    writer.apply(Payment, table)
+
+
+def _payments_of(credits: pd.DataFrame, customer_ids: dict[str, int]) -> pd.DataFrame:
+    """Return the payment columns of credit items, all of the kind payment."""
+    return pd.DataFrame(
         {
             "key": credits["legacy_id"],
             "customer_id": _lookup(credits["customer_legacy_id"], customer_ids),
             "received_on": credits["issue_date"],
             "amount": credits["cents"],
-            "kind": pd.Series(
-                [
-                    _CREDIT_KINDS.get(kind, PaymentKind.PAYMENT)
-                    for kind in credits["kind"].tolist()
-                ],
-                dtype=object,
-            ),
+            "kind": PaymentKind.PAYMENT,
             "reference": credits["document"],
         }
     )
-    table = _plan(desired, existing, source)
-    wanted = set(credits["legacy_id"].tolist())
+
+
+# --- Paid parts: the paid share of a partly paid invoice -----------------------------
+
+
+def _load_paid_parts(
+    paid_parts: pd.DataFrame,
+    existing: dict[str, dict],
+    debits: pd.DataFrame,
+    ledger: _Ledger,
+    writer: _Writer,
+) -> None:
+    """Load each paid part as a payment allocated to its invoice.
+
+    ``existing`` has the source's paid parts. One whose invoice the file lists
+    without a paid part (it is now settled, or open for its full amount) is deleted
+    with its allocation. One whose invoice the file lacks stays with that invoice.
+    A stored paid part keeps its date when the file's date is assumed.
+    """
+    if paid_parts.empty and not existing:
+        return
+    desired = _payments_of(paid_parts, ledger.customer_ids)
+    kept_dates = _assumed_dates_kept(paid_parts)
+    table = _plan(desired, existing, ledger.source, compared=kept_dates)
+    wanted = set(paid_parts["legacy_id"].tolist())
+    in_file = set(debits["legacy_id"].tolist())
     table.deletes = [
         row["id"]
         for key, row in existing.items()
-        if key not in wanted and row["customer_id"] in scope
+        if key not in wanted and key.removesuffix(PAID_PART_SUFFIX) in in_file
     ]
     _delete_allocations_of(table.deletes, writer)
     writer.apply(Payment, table)
+    keys = paid_parts["legacy_id"]
+    pairs = pd.DataFrame(
+        {
+            "payment_key": keys,
+            "invoice_key": keys.str.slice(0, -len(PAID_PART_SUFFIX)),
+            "cents": paid_parts["cents"],
+        }
+    )
+    previous_ids = {row["id"] for row in existing.values()}
+    _sync_allocations(pairs, ledger.source, previous_ids, writer)
+
+
+def _assumed_dates_kept(items: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Return the ``compared`` mask that keeps the stored date of undated payments.
+
+    A payment that the export does not date was made no later than the first
+    export that showed it, so a later export's assumed date (a later as-of date)
+    would move it later than it can be.
+    """
+    assumed = items["payment_date_assumed"].to_numpy(dtype=bool)
+    return {"received_on": ~assumed}
+
+
+def _sync_allocations(
+    pairs: pd.DataFrame, source: str, previous_ids: set[int], writer: _Writer
+) -> None:
+    """Make each payment of ``pairs`` allocate exactly ``cents`` to its invoice.
+
+    ``pairs`` has the columns payment_key, invoice_key (legacy ids) and cents. An
+    allocation added to a payment of ``previous_ids`` (one that existed before the
+    run) gets a ``created`` change, because only the payment's own creation would
+    otherwise undo it.
+    """
+    if writer.dry_run or pairs.empty:
+        return
+    payment_ids = _ids_of(Payment, source)
+    invoice_ids = _ids_of(Invoice, source)
+    wanted = [
+        (payment_ids[payment_key], invoice_ids[invoice_key], int(cents))
+        for payment_key, invoice_key, cents in pairs.itertuples(index=False)
+    ]
+    current: dict[int, Any] = {}
+    for batch in writer.batches(Allocation.__tablename__, [row[0] for row in wanted]):
+        rows = db.session.execute(
+            select(
+                Allocation.id,
+                Allocation.payment_id,
+                Allocation.invoice_id,
+                Allocation.amount,
+            ).where(Allocation.payment_id.in_(batch))
+        )
+        for row in rows:
+            current.setdefault(row.payment_id, row)
+
+    new_rows = []
+    for payment_id, invoice_id, cents in wanted:
+        amount = Decimal(cents).scaleb(-2)
+        allocation = current.get(payment_id)
+        if allocation is None and payment_id not in previous_ids:
+            new_rows.append((payment_id, invoice_id, cents))
+        elif allocation is None:
+            allocation_id = db.session.execute(
+                insert(Allocation)
+                .values(payment_id=payment_id, invoice_id=invoice_id, amount=amount)
+                .returning(Allocation.id)
+            ).scalar_one()
+            writer.record(Allocation.__tablename__, allocation_id, ChangeAction.CREATED)
+        elif (allocation.amount, allocation.invoice_id) != (amount, invoice_id):
+            before = {
+                "amount": json_value(allocation.amount),
+                "invoice_id": allocation.invoice_id,
+            }
+            writer.record(
+                Allocation.__tablename__, allocation.id, ChangeAction.UPDATED, before
+            )
+            db.session.execute(
+                update(Allocation)
+                .where(Allocation.id == allocation.id)
+                .values(amount=amount, invoice_id=invoice_id)
+            )
+    writer.insert(
+        Allocation.__table__,
+        pd.DataFrame(new_rows, columns=["payment_id", "invoice_id", "amount"]),
+    )
+
+
+# --- Open items that the file no longer lists -------------------------------------
+
+
+@dataclasses.dataclass
+class _Missing:
+    invoice_keys: list[str]
+    credit_keys: list[str]
+    action: str = MissingAction.KEEP
+    settled_invoices: int = 0
+    deleted_credits: int = 0
+
+
+def _missing_scope(ledger: _Ledger, teams: frozenset[str] | None) -> set[int] | None:
+    """Return the ids of the customers whose missing items count; None for all."""
+    if teams is None:
+        return None
+    return set(
+        db.session.scalars(
+            select(Customer.id)
+            .join(Team, Customer.team_id == Team.id)
+            .where(Customer.legacy_source == ledger.source, Team.code.in_(teams))
+        )
+    )
+
+
+def _find_missing(
+    invoices: dict[str, dict],
+    open_credits: dict[str, dict],
+    frame: pd.DataFrame,
+    ledger: _Ledger,
+    scope: set[int] | None,
+) -> _Missing:
+    """Find the open invoices and credits of earlier runs that ``frame`` lacks.
+
+    ``invoices`` and ``open_credits`` are the source's rows before the run. Only
+    customers in ``scope`` (None: all) count, and the credits only of customers
+    that the file does not list. Rows of rejected documents are left out.
+    """
+
+    def in_scope(row: dict) -> bool:
+        return scope is None or row["customer_id"] in scope
+
+    invoice_keys: list[str] = []
+    candidates = {
+        key: row
+        for key, row in invoices.items()
+        if row["status"] == InvoiceStatus.OPEN and in_scope(row)
+    }
+    if candidates:
+        in_file = set(frame["legacy_id"].tolist())
+        invoice_keys = [
+            key
+            for key, row in candidates.items()
+            if key not in in_file and not ledger.keeps(row, "number")
+        ]
+    file_customers = {
+        ledger.customer_ids.get(key)
+        for key in frame["customer_legacy_id"].unique().tolist()
+    }
+    credit_keys = [
+        key
+        for key, row in open_credits.items()
+        if in_scope(row)
+        and row["customer_id"] not in file_customers
+        and not ledger.keeps(row, "reference")
+    ]
+    return _Missing(sorted(invoice_keys), sorted(credit_keys))
+
+
+def _settle_missing(
+    found: _Missing,
+    invoices: dict[str, dict],
+    open_credits: dict[str, dict],
+    settlements: dict[str, dict],
+    source: str,
+    as_of: dt.date,
+    writer: _Writer,
+) -> None:
+    """Settle the missing invoices on ``as_of`` and delete the missing credits.
+
+    Each invoice gets a settlement payment of its open amount, allocated to it,
+    and the status paid. Every change is recorded, so a rollback reopens them.
+    """
+    rows = [invoices[key] for key in found.invoice_keys]
+    table = _Table(inserts=pd.DataFrame({"legacy_id": pd.Series([], dtype=object)}))
+    for row in rows:
+        table.updates.append(
+            {"id": row["id"], "status": InvoiceStatus.PAID, "open_amount": ZERO}
+        )
+        table.befores.append(
+            {
+                "status": row["status"],
+                "open_amount": json_value(row["open_amount"]),
+                "import_run_id": row["import_run_id"],
+            }
+        )
+    writer.apply(Invoice, table)
+
+    cents = [int(row["open_amount"].scaleb(2)) for row in rows]
+    payment_keys = [key + SETTLEMENT_SUFFIX for key in found.invoice_keys]
+    desired = pd.DataFrame(
+        {
+            "key": pd.Series(payment_keys, dtype=object),
+            "customer_id": pd.Series(
+                [row["customer_id"] for row in rows], dtype=object
+            ),
+            "received_on": pd.Series([as_of] * len(rows), dtype="datetime64[s]"),
+            "amount": pd.Series(cents, dtype=np.int64),
+            "kind": PaymentKind.PAYMENT,
+            "reference": pd.Series([row["number"] for row in rows], dtype=object),
+        }
+    )
+    writer.apply(Payment, _plan(desired, settlements, source))
+    if rows:
+        pairs = pd.DataFrame(
+            {
+                "payment_key": payment_keys,
+                "invoice_key": found.invoice_keys,
+                "cents": cents,
+            }
+        )
+        previous_ids = {row["id"] for row in settlements.values()}
+        _sync_allocations(pairs, source, previous_ids, writer)
+    found.settled_invoices = len(rows)
+
+    credit_ids = [open_credits[key]["id"] for key in found.credit_keys]
+    _delete_allocations_of(credit_ids, writer)
+    deletes = _Table(
+        inserts=pd.DataFrame({"legacy_id": pd.Series([], dtype=object)}),
+        deletes=credit_ids,
+    )
+    writer.apply(Payment, deletes)
+    found.deleted_credits = len(credit_ids)
+
+
+def _missing_report(found: _Missing) -> MissingItems:
+    keys = sorted(found.invoice_keys + found.credit_keys)
+    return MissingItems(
+        action=found.action,
+        open_invoices=len(found.invoice_keys),
+        open_credits=len(found.credit_keys),
+        settled_invoices=found.settled_invoices,
+        deleted_credits=found.deleted_credits,
+        legacy_ids=keys[:MISSING_IDS_LISTED],
+        every_legacy_id=keys,
+    )
 
 
 def open_total(items: Iterable[LegacyItem]) -> Decimal:

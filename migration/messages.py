@@ -110,6 +110,11 @@ MESSAGES: dict[str, str] = {
         "customer {customer} is not in Cadence; expected a customer already loaded, "
         "because the mapping sets customers to existing_only"
     ),
+    "paid_but_fully_open": N_(
+        "open amount is the whole amount although {settled_column} gives a payment "
+        "on {settled_date}; expected an open amount below the amount, or an empty "
+        "{settled_column}"
+    ),
 }
 
 # Reasons for rejecting a whole file or its mapping, raised as ReaderError.

@@ -9,8 +9,11 @@ run's legacy source:
 - open credits: payments and credit notes with no allocation, count and sum.
 
 Both sides are compared per customer and overall, to the cent, and so are the ageing
-buckets of the open invoices on the run's as-of date. The report is stored on the
-run as JSON; ``report_csv`` writes it as CSV.
+buckets of the open invoices on the run's as-of date. For the IBM and FEC profiles,
+the documents of each customer that differs are then compared one by one, so that
+the report names the invoice or credit concerned. Mapped exports are compared per
+customer only. The report is stored on the run as JSON; ``report_csv`` writes it as
+CSV with headers in the current locale.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
+from flask_babel import gettext
 from sqlalchemy import BigInteger, case, cast, func, select
 
 from app.extensions import db
@@ -30,6 +34,7 @@ from app.ledger.ageing import BUCKETS
 from app.ledger.models import Allocation, Customer, Invoice, InvoiceStatus, Payment
 from app.timeutil import utcnow
 from migration.file_totals import Excluded, Figures, Totals, ageing_of, file_totals
+from migration.labels import METRIC_LABELS
 from migration.models import ImportRejection, ImportRun, RunMode
 
 logger = logging.getLogger(__name__)
@@ -48,6 +53,10 @@ METRICS = (
 
 class ReconcileError(Exception):
     """The run's file cannot be read again (missing, or changed since the run)."""
+
+
+# Legacy ids per IN (...) list, well below every database's limit on parameters.
+_IDS_PER_QUERY = 500
 
 
 def _amount(cents: int) -> str:
@@ -122,6 +131,63 @@ def database_totals(source: str, customers: set[str] | None) -> Totals:
     open_items = pd.DataFrame(by_due_date, columns=["due", "count", "cents"])
     open_items["cents"] = open_items["cents"].astype("int64")
     return Totals(figures, names, open_items)
+
+
+def leave_out_missing(totals: Totals, source: str, legacy_ids: list[str]) -> None:
+    """Take out of ``totals`` the items of earlier runs that the run's file lacks.
+
+    The file says nothing of them, so they are not part of its comparison, whether
+    the run kept them open or settled them; the run's report lists them.
+    """
+    due_rows: list[tuple] = []
+    for start in range(0, len(legacy_ids), _IDS_PER_QUERY):
+        chunk = legacy_ids[start : start + _IDS_PER_QUERY]
+        invoices = db.session.execute(
+            select(
+                Customer.legacy_id,
+                Invoice.status,
+                Invoice.open_amount,
+                Invoice.amount,
+                Invoice.due_date,
+            )
+            .join(Customer, Invoice.customer_id == Customer.id)
+            .where(Invoice.legacy_source == source, Invoice.legacy_id.in_(chunk))
+        )
+        for customer, status, open_amount, amount, due_date in invoices:
+            figures = totals.customers.get(customer)
+            if figures is None:
+                continue
+            if status == InvoiceStatus.OPEN:
+                figures.open_count -= 1
+                figures.open_cents -= _cents(open_amount)
+                due_rows.append((due_date, -1, -_cents(open_amount)))
+            else:
+                figures.paid_count -= 1
+                figures.paid_cents -= _cents(amount)
+        unallocated = (
+            ~select(Allocation.id).where(Allocation.payment_id == Payment.id).exists()
+        )
+        credits = db.session.execute(
+            select(Customer.legacy_id, Payment.amount)
+            .join(Customer, Payment.customer_id == Customer.id)
+            .where(
+                Payment.legacy_source == source,
+                Payment.legacy_id.in_(chunk),
+                unallocated,
+            )
+        )
+        for customer, amount in credits:
+            figures = totals.customers.get(customer)
+            if figures is not None:
+                figures.credit_count -= 1
+                figures.credit_cents -= _cents(amount)
+    if due_rows:
+        taken_out = pd.DataFrame(due_rows, columns=["due", "count", "cents"])
+        totals.open_items = pd.concat([totals.open_items, taken_out], ignore_index=True)
+
+
+def _cents(amount: Decimal) -> int:
+    return int(amount.scaleb(2))
 
 
 @dataclasses.dataclass
@@ -251,6 +317,132 @@ def _missing(customer: str, name: str, metric: str) -> dict:
     }
 
 
+def database_documents(source: str, customers: set[str], profile: str) -> pd.DataFrame:
+    """Return the documents of ``customers`` as stored in Cadence.
+
+    One row per invoice (state open with its open amount, or paid with its amount)
+    and per unallocated payment or credit note (state credit), with the columns
+    customer, document, state and cents.
+    """
+    customer_limit = [
+        Customer.legacy_source == source,
+        Customer.legacy_id.in_(customers),
+    ]
+    is_open = Invoice.status == InvoiceStatus.OPEN
+    invoice_query = (
+        select(
+            Customer.legacy_id,
+            Invoice.number,
+            case((is_open, "open"), else_="paid"),
+            _cents_sum(case((is_open, Invoice.open_amount), else_=Invoice.amount)),
+        )
+        .join(Customer, Invoice.customer_id == Customer.id)
+        .where(*customer_limit, Invoice.legacy_source == source)
+        .group_by(Customer.legacy_id, Invoice.number, Invoice.status)
+    )
+    unallocated = (
+        ~select(Allocation.id).where(Allocation.payment_id == Payment.id).exists()
+    )
+    credit_query = (
+        select(Customer.legacy_id, Payment.reference, _cents_sum(Payment.amount))
+        .join(Customer, Payment.customer_id == Customer.id)
+        .where(*customer_limit, Payment.legacy_source == source, unallocated)
+        .group_by(Customer.legacy_id, Payment.reference)
+    )
+    if profile == "fec":
+        # The file side leaves out the opening balances, whose FEC legacy ids are
+        # the only ones with an "opening" part.
+        # NOTE: a PieceRef spelled "opening" is left out as well.
+        invoice_query = invoice_query.where(Invoice.legacy_id.not_like("%:opening:%"))
+        credit_query = credit_query.where(Payment.legacy_id.not_like("%:opening:%"))
+    rows = [
+        (customer, number, state, int(cents))
+        for customer, number, state, cents in db.session.execute(invoice_query)
+    ]
+    rows += [
+        (customer, reference, "credit", int(cents))
+        for customer, reference, cents in db.session.execute(credit_query)
+    ]
+    return pd.DataFrame(rows, columns=["customer", "document", "state", "cents"])
+
+
+def document_differences(
+    in_file: pd.DataFrame, in_cadence: pd.DataFrame, names: dict[str, str]
+) -> list[dict]:
+    """Return the documents whose state or amount differ between two document tables.
+
+    Documents match on customer, document number and side: an invoice (open or
+    paid) is compared with an invoice, a credit with a credit. A document absent
+    from one side has the state missing there.
+    """
+    sides = []
+    for frame in (in_file, in_cadence):
+        frame = frame.assign(
+            document=frame["document"].astype(str),
+            side=frame["state"].eq("credit").map({True: "credit", False: "invoice"}),
+            cents=frame["cents"].astype("int64"),
+        )
+        keys = ["customer", "document", "side"]
+        sides.append(
+            frame.groupby(keys, sort=False).agg(
+                state=("state", "first"), cents=("cents", "sum")
+            )
+        )
+    merged = sides[0].join(sides[1], how="outer", suffixes=("_file", "_cadence"))
+    differs = (merged["state_file"] != merged["state_cadence"]) | (
+        merged["cents_file"] != merged["cents_cadence"]
+    )
+    found = []
+    for (customer, document, _), row in merged[differs].sort_index().iterrows():
+        found.append(
+            {
+                "customer": customer,
+                "name": names.get(customer, customer),
+                "document": document,
+                "file_state": _state(row["state_file"]),
+                "file_amount": _document_amount(row["cents_file"]),
+                "cadence_state": _state(row["state_cadence"]),
+                "cadence_amount": _document_amount(row["cents_cadence"]),
+            }
+        )
+    return found
+
+
+def _state(value: object) -> str:
+    return "missing" if pd.isna(value) else str(value)
+
+
+def _document_amount(cents: object) -> str:
+    return "" if pd.isna(cents) else _amount(int(cents))
+
+
+def _add_document_differences(
+    report: dict, run: ImportRun, expected: Totals, actual: Totals
+) -> None:
+    """Add ``document_differences`` to ``report`` and name them on customer rows.
+
+    Only the customers that differ are looked up, one query per table.
+    """
+    differing = {row["customer"] for row in report["customers"] if not row["matches"]}
+    report["document_differences"] = []
+    if expected.documents is None or not differing:
+        return
+    in_file = expected.documents[expected.documents["customer"].isin(differing)]
+    in_cadence = database_documents(run.source, differing, run.profile)
+    names = actual.names | {
+        key: value for key, value in expected.names.items() if key not in actual.names
+    }
+    found = document_differences(in_file, in_cadence, names)
+    report["document_differences"] = found
+    documents_of: dict[str, list[str]] = {}
+    for difference in found:
+        documents_of.setdefault(difference["customer"], []).append(
+            difference["document"]
+        )
+    for row in report["customers"]:
+        row["documents"] = documents_of.get(row["customer"], [])
+
+
 def excluded_rows(run: ImportRun) -> Excluded:
     """Return the lines the run rejected, and those rejected with their document."""
     rows = db.session.execute(
@@ -296,7 +488,11 @@ def reconcile_run(run: ImportRun, path: Path | None = None) -> Reconciliation:
     excluded = excluded_rows(run)
     expected = file_totals(run.profile, path, run.as_of, settings, excluded, customers)
     actual = database_totals(run.source, customers)
+    missing_ids = settings.get("missing_legacy_ids") or []
+    leave_out_missing(actual, run.source, missing_ids)
     reconciliation = compare(expected, actual, run.as_of, len(excluded.lines))
+    reconciliation.report["missing_left_out"] = len(missing_ids)
+    _add_document_differences(reconciliation.report, run, expected, actual)
     run.reconciliation = reconciliation.report
     db.session.commit()
     logger.info(
@@ -308,32 +504,42 @@ def reconcile_run(run: ImportRun, path: Path | None = None) -> Reconciliation:
     return reconciliation
 
 
-CSV_COLUMNS = (
-    "customer",
-    "name",
-    "matches",
-    *(f"file_{key}" for key, _, _ in METRICS),
-    *(f"cadence_{key}" for key, _, _ in METRICS),
-)
+def csv_header() -> list[str]:
+    """Return the column headers of ``report_csv`` in the current locale."""
+    header = [gettext("Customer"), gettext("Name"), gettext("Matches")]
+    header += [
+        gettext("%(figure)s in the file", figure=METRIC_LABELS[key])
+        for key, _, _ in METRICS
+    ]
+    header += [
+        gettext("%(figure)s in Cadence", figure=METRIC_LABELS[key])
+        for key, _, _ in METRICS
+    ]
+    header.append(gettext("Documents that differ"))
+    return header
 
 
 def report_csv(report: dict) -> str:
     """Return the per-customer table of a report as CSV text, differences first.
 
-    Customer ids and names starting with = + - or @ get a leading quote, so that a
-    spreadsheet shows them as text instead of running them as formulas.
+    Headers and yes/no values are in the current locale. The last column lists the
+    documents that differ, for profiles compared document by document. Customer
+    ids, names and document numbers starting with = + - @ or a tab or carriage
+    return get a leading quote, so that a spreadsheet shows them as text instead of
+    running them as formulas.
     """
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(csv_header())
     for row in report["customers"]:
         values = [
             safe_cell(row["customer"]),
             safe_cell(row["name"]),
-            "yes" if row["matches"] else "no",
+            gettext("yes") if row["matches"] else gettext("no"),
         ]
         values += [row["file"][key] for key, _, _ in METRICS]
         values += [row["cadence"][key] for key, _, _ in METRICS]
+        values.append(safe_cell(", ".join(row.get("documents", []))))
         writer.writerow(values)
     return buffer.getvalue()
 
@@ -353,7 +559,9 @@ __all__ = [
     "Reconciliation",
     "ageing_of",
     "compare",
+    "database_documents",
     "database_totals",
+    "document_differences",
     "reconcile_run",
     "report_csv",
     "safe_cell",

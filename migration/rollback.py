@@ -2,10 +2,15 @@
 
 A run's undo data is described in ``migration.models.RunChange``. The rollback
 restores the rows the run updated, deletes the rows still marked with the run (those
-it created), and puts back the rows it deleted, in one transaction. It is refused
-when later work depends on the run: a later import run changed the same rows, or
+it created), and puts back the rows it deleted, in one transaction. The cutover of
+the run's source goes back to what it was before the run: none, or the earlier
+cutover that a forced cutover replaced. The rollback is refused when later work
+depends on the run: a later import run changed the same rows or the cutover, or
 collection work (payments, allocations, promises, disputes, activities, dunning
-actions, letters, users) refers to rows the run created.
+actions, letters, users) refers to rows the run created. The refusal names that
+work by id, invoice number or email, and gives the next step.
+
+Messages are translated with Flask-Babel in the current locale.
 """
 
 from __future__ import annotations
@@ -13,12 +18,19 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+from collections.abc import Callable
 from decimal import Decimal
 
-from sqlalchemy import Table, delete, func, insert, or_, select, update
+from flask_babel import gettext, ngettext
+from sqlalchemy import Select, Table, delete, insert, or_, select, update
 
 from app.audit import services as audit
 from app.auth.models import Team, User
+from app.collection.legacy_disputes import (
+    delete_disputes_opened_by,
+    disputes_opened_by,
+    resolved_disputes_opened_by,
+)
 from app.collection.models import (
     Activity,
     Dispute,
@@ -31,13 +43,20 @@ from app.collection.models import (
 from app.extensions import db
 from app.ledger.models import Allocation, Customer, Invoice, Payment
 from app.timeutil import utcnow
+from migration.labels import STATUS_LABELS
 from migration.load import SETTLEMENT_SUFFIX
 from migration.models import ChangeAction, ImportRun, LegacyCutover, RunChange
+from migration.records import PAID_PART_SUFFIX
 
 logger = logging.getLogger(__name__)
 
 ROLLED_BACK = "rolled_back"
 LOADED = "loaded"
+UNCHANGED = "unchanged"
+# Ids listed in a refusal message for each kind of work; the count covers the rest.
+SHOWN_IDS = 10
+# Builds the refusal message of one kind of work from its count and listed ids.
+Describe = Callable[[int, str], str]
 # Tables a run writes, parents first: rows are put back in this order and deleted
 # in the reverse one.
 TABLE_ORDER = ("teams", "customers", "invoices", "payments", "allocations")
@@ -50,6 +69,8 @@ _TABLES = {
         "invoices": Invoice,
         "payments": Payment,
         "allocations": Allocation,
+        "legacy_cutovers": LegacyCutover,
+        "disputes": Dispute,
     }.items()
 }
 
@@ -63,47 +84,64 @@ class RollbackResult:
     deleted: int = 0  # rows the run created
     restored: int = 0  # rows the run updated
     recreated: int = 0  # rows the run deleted
+    # The run whose cutover of the source is in force again, after undoing a forced one.
+    cutover_run_id: int | None = None
+    cutover_removed: bool = False  # the run's own cutover was undone, none is left
 
 
 def rollback_run(run: ImportRun, *, user=None) -> RollbackResult:
     """Undo ``run`` and mark it rolled back, all in one transaction.
 
-    Raises RollbackRefused when the run changed nothing, was already rolled back, or
-    later work depends on it.
+    A run with the status unchanged can be rolled back when it recorded a cutover,
+    which is then undone. Raises RollbackRefused when the run changed nothing, was
+    already rolled back, or later work depends on it.
     """
     if run.status == ROLLED_BACK:
+        rolled_back_at = run.rolled_back_at.strftime("%Y-%m-%d %H:%M")
         raise RollbackRefused(
-            f"run {run.id} was already rolled back on "
-            f"{run.rolled_back_at:%Y-%m-%d %H:%M} UTC by {run.rolled_back_by}"
+            gettext(
+                "Run %(run)s was already rolled back on %(date)s UTC by %(user)s.",
+                run=run.id,
+                date=rolled_back_at,
+                user=run.rolled_back_by,
+            )
         )
-    if run.status != LOADED:
+    cutover_changes = _changes(run.id, table_name=LegacyCutover.__tablename__)
+    if run.status != LOADED and not (run.status == UNCHANGED and cutover_changes):
         raise RollbackRefused(
-            f"run {run.id} has status {run.status}, so it changed nothing in the "
-            "ledger and there is nothing to roll back"
+            gettext(
+                "Run %(run)s has the status “%(status)s”, so it changed nothing in "
+                "the ledger and there is nothing to roll back.",
+                run=run.id,
+                status=STATUS_LABELS.get(run.status, run.status),
+            )
         )
     problems = dependent_work(run)
     if problems:
-        raise RollbackRefused(
-            f"run {run.id} cannot be rolled back because later work depends on it: "
-            + "; ".join(problems)
-            + ". Roll back the later runs first (newest first), or keep this run"
-        )
+        raise RollbackRefused(_refusal(run, problems))
+    cutover_before = _cutover_state(run)
     try:
         result = _undo(run)
-        cutover = db.session.scalar(
-            select(LegacyCutover).where(LegacyCutover.run_id == run.id)
-        )
-        if cutover is not None:
-            db.session.delete(cutover)
+        db.session.execute(delete(LegacyCutover).where(LegacyCutover.run_id == run.id))
+        cutover_after = _cutover_state(run)
+        if cutover_after is not None and cutover_after != cutover_before:
+            result.cutover_run_id = cutover_after["run_id"]
+        result.cutover_removed = cutover_before is not None and cutover_after is None
+        status_before = run.status
         run.status = ROLLED_BACK
         run.rolled_back_at = utcnow()
         run.rolled_back_by = getattr(user, "email", "cli")
+        db.session.flush()
         audit.record(
             "migration.rollback",
             actor=user,
             target=f"import run {run.id}",
-            before={"status": LOADED, "cutover": cutover is not None},
-            after={"status": ROLLED_BACK, **dataclasses.asdict(result)},
+            before={"status": status_before, "cutover": cutover_before},
+            after={
+                "status": ROLLED_BACK,
+                "cutover": cutover_after,
+                **dataclasses.asdict(result),
+            },
         )
         db.session.commit()
     except Exception:
@@ -114,13 +152,50 @@ def rollback_run(run: ImportRun, *, user=None) -> RollbackResult:
     return result
 
 
+def _cutover_state(run: ImportRun) -> dict | None:
+    """Return the cutover of the run's source as JSON for the audit log, or None."""
+    # populate_existing: the undo updates cutovers with Core statements, which
+    # leave the session's copy stale.
+    cutover = db.session.scalar(
+        select(LegacyCutover)
+        .where(LegacyCutover.source == run.source)
+        .execution_options(populate_existing=True)
+    )
+    if cutover is None:
+        return None
+    return {"run_id": cutover.run_id, "cut_over_at": cutover.cut_over_at.isoformat()}
+
+
+def _refusal(run: ImportRun, problems: list[str]) -> str:
+    lines = [
+        gettext(
+            "Run %(run)s cannot be rolled back, because later work depends on it:",
+            run=run.id,
+        )
+    ]
+    lines += [f"- {problem}" for problem in problems]
+    lines.append(
+        gettext(
+            "Roll back the later runs first, newest first. Work recorded in Cadence "
+            "since the run must be removed first; otherwise keep run %(run)s and "
+            "import a corrected export, which updates the records in place.",
+            run=run.id,
+        )
+    )
+    return "\n".join(lines)
+
+
 # --- What depends on a run ---------------------------------------------------------
 
 
-def _changes(run_id: int, action: str | None = None) -> list[RunChange]:
+def _changes(
+    run_id: int, action: str | None = None, table_name: str | None = None
+) -> list[RunChange]:
     query = select(RunChange).where(RunChange.run_id == run_id)
     if action is not None:
         query = query.where(RunChange.action == action)
+    if table_name is not None:
+        query = query.where(RunChange.table_name == table_name)
     return list(db.session.scalars(query))
 
 
@@ -144,13 +219,21 @@ def _created_team_ids(run: ImportRun):
     )
 
 
+def _created_allocation_ids(run: ImportRun):
+    return select(RunChange.row_id).where(
+        RunChange.run_id == run.id,
+        RunChange.table_name == "allocations",
+        RunChange.action == ChangeAction.CREATED,
+    )
+
+
 def dependent_work(run: ImportRun) -> list[str]:
     """Return why ``run`` cannot be rolled back, or an empty list when it can."""
     return _later_runs(run) + _collection_work(run) + _recreated_rows(run)
 
 
 def _later_runs(run: ImportRun) -> list[str]:
-    """Find later runs, not rolled back, that changed rows this run wrote."""
+    """Describe the later runs, not rolled back, that changed rows this run wrote."""
     touched = {(change.table_name, change.row_id) for change in _changes(run.id)}
     for model in MARKED_MODELS:
         ids = db.session.scalars(select(model.id).where(model.import_run_id == run.id))
@@ -162,80 +245,257 @@ def _later_runs(run: ImportRun) -> list[str]:
         .join(ImportRun, RunChange.run_id == ImportRun.id)
         .where(ImportRun.id > run.id, ImportRun.status != ROLLED_BACK)
     )
-    runs: dict[int, int] = {}
+    rows: dict[int, int] = {}
+    cutovers: set[int] = set()
     for run_id, table_name, row_id, before in later:
         marked = isinstance(before, dict) and before.get("import_run_id") == run.id
-        if marked or (table_name, row_id) in touched:
-            runs[run_id] = runs.get(run_id, 0) + 1
-    return [
-        f"run {run_id} changed {count} rows that this run wrote"
-        for run_id, count in sorted(runs.items())
-    ]
+        if not (marked or (table_name, row_id) in touched):
+            continue
+        if table_name == LegacyCutover.__tablename__:
+            cutovers.add(run_id)
+        else:
+            rows[run_id] = rows.get(run_id, 0) + 1
+    problems = []
+    for run_id in sorted(rows.keys() | cutovers, reverse=True):
+        if run_id in rows:
+            problems.append(
+                ngettext(
+                    "run %(later)s changed %(num)d record that run %(run)s wrote: "
+                    "roll it back first with cadence legacy rollback %(later)s.",
+                    "run %(later)s changed %(num)d records that run %(run)s wrote: "
+                    "roll it back first with cadence legacy rollback %(later)s.",
+                    rows[run_id],
+                    later=run_id,
+                    run=run.id,
+                )
+            )
+        if run_id in cutovers:
+            problems.append(
+                gettext(
+                    "run %(later)s replaced the cutover of %(source)s that run "
+                    "%(run)s recorded: roll it back first with cadence legacy "
+                    "rollback %(later)s.",
+                    later=run_id,
+                    run=run.id,
+                    source=run.source,
+                )
+            )
+    return problems
 
 
-def _count(query) -> int:
-    return db.session.scalar(select(func.count()).select_from(query.subquery()))
+def _listed(values: list) -> str:
+    """Return the first SHOWN_IDS values joined by commas, with an ellipsis for more."""
+    shown = ", ".join(str(value) for value in values[:SHOWN_IDS])
+    return shown + (", …" if len(values) > SHOWN_IDS else "")
 
 
-def _collection_work(run: ImportRun) -> list[str]:
+def _collection_checks(run: ImportRun) -> list[tuple[Select, Describe]]:
+    """Return a query and a message function for each kind of blocking work.
+
+    Each query selects one identifying value per row: an id, an invoice number or
+    an email. The function takes their count and the listed values.
+    """
     customers = _created_ids(Customer, run)
     invoices = _created_ids(Invoice, run)
     payments = _created_ids(Payment, run)
     teams = _created_team_ids(run)
-    checks = {
-        "payments recorded in Cadence or by other runs for customers it created": (
-            select(Payment.id).where(
-                Payment.customer_id.in_(customers),
-                or_(Payment.import_run_id.is_(None), Payment.import_run_id != run.id),
-            )
+    allocations = _created_allocation_ids(run)
+    not_this_run = or_(Payment.import_run_id.is_(None), Payment.import_run_id != run.id)
+    return [
+        (
+            select(Payment.id).where(Payment.customer_id.in_(customers), not_this_run),
+            lambda num, ids: ngettext(
+                "%(num)d payment (id %(ids)s), recorded in Cadence or by another run, "
+                "belongs to a customer that this run created.",
+                "%(num)d payments (ids %(ids)s), recorded in Cadence or by other runs, "
+                "belong to customers that this run created.",
+                num,
+                ids=ids,
+            ),
         ),
-        "invoices of other runs for customers it created": select(Invoice.id).where(
-            Invoice.customer_id.in_(customers),
-            or_(Invoice.import_run_id.is_(None), Invoice.import_run_id != run.id),
+        (
+            select(Invoice.number).where(
+                Invoice.customer_id.in_(customers),
+                or_(Invoice.import_run_id.is_(None), Invoice.import_run_id != run.id),
+            ),
+            lambda num, ids: ngettext(
+                "%(num)d invoice of another run (number %(ids)s) belongs to a customer "
+                "that this run created.",
+                "%(num)d invoices of other runs (numbers %(ids)s) belong to customers "
+                "that this run created.",
+                num,
+                ids=ids,
+            ),
         ),
-        "allocations to invoices it created": select(Allocation.id)
-        .join(Payment, Allocation.payment_id == Payment.id)
-        .where(
-            Allocation.invoice_id.in_(invoices),
-            or_(Payment.import_run_id.is_(None), Payment.import_run_id != run.id),
+        (
+            select(Allocation.id)
+            .join(Payment, Allocation.payment_id == Payment.id)
+            .where(Allocation.invoice_id.in_(invoices), not_this_run),
+            lambda num, ids: ngettext(
+                "%(num)d allocation (id %(ids)s) settles an invoice that this run "
+                "created.",
+                "%(num)d allocations (ids %(ids)s) settle invoices that this run "
+                "created.",
+                num,
+                ids=ids,
+            ),
         ),
-        "allocations of credits it created": select(Allocation.id)
-        .join(Payment, Allocation.payment_id == Payment.id)
-        .where(
-            Allocation.payment_id.in_(payments),
-            Payment.legacy_id.not_like("%" + SETTLEMENT_SUFFIX),
+        (
+            select(Allocation.id)
+            .join(Payment, Allocation.payment_id == Payment.id)
+            .where(
+                Allocation.payment_id.in_(payments),
+                Allocation.id.not_in(allocations),
+                Payment.legacy_id.not_like("%" + SETTLEMENT_SUFFIX),
+                Payment.legacy_id.not_like("%" + PAID_PART_SUFFIX),
+            ),
+            lambda num, ids: ngettext(
+                "%(num)d allocation (id %(ids)s) uses a credit that this run created.",
+                "%(num)d allocations (ids %(ids)s) use credits that this run created.",
+                num,
+                ids=ids,
+            ),
         ),
-        "promises to pay": select(Promise.id).where(Promise.customer_id.in_(customers)),
-        "promises on invoices it created": select(promise_invoices.c.promise_id).where(
-            promise_invoices.c.invoice_id.in_(invoices)
+        (
+            select(Promise.id).where(Promise.customer_id.in_(customers)),
+            lambda num, ids: ngettext(
+                "%(num)d promise to pay (id %(ids)s) was recorded for a customer that "
+                "this run created.",
+                "%(num)d promises to pay (ids %(ids)s) were recorded for customers "
+                "that this run created.",
+                num,
+                ids=ids,
+            ),
         ),
-        "disputes": select(Dispute.id).where(
-            or_(Dispute.customer_id.in_(customers), Dispute.invoice_id.in_(invoices))
+        (
+            select(promise_invoices.c.promise_id).where(
+                promise_invoices.c.invoice_id.in_(invoices)
+            ),
+            lambda num, ids: ngettext(
+                "%(num)d promise to pay (id %(ids)s) covers an invoice that this run "
+                "created.",
+                "%(num)d promises to pay (ids %(ids)s) cover invoices that this run "
+                "created.",
+                num,
+                ids=ids,
+            ),
         ),
-        "activities": select(Activity.id).where(Activity.customer_id.in_(customers)),
-        "dunning actions": select(DunningAction.id).where(
-            DunningAction.customer_id.in_(customers)
+        (
+            select(Dispute.id).where(
+                or_(
+                    Dispute.customer_id.in_(customers),
+                    Dispute.invoice_id.in_(invoices),
+                ),
+                Dispute.id.not_in(disputes_opened_by(run.id)),
+            ),
+            lambda num, ids: ngettext(
+                "%(num)d dispute (id %(ids)s) concerns a customer or invoice that this "
+                "run created.",
+                "%(num)d disputes (ids %(ids)s) concern customers or invoices that "
+                "this run created.",
+                num,
+                ids=ids,
+            ),
         ),
-        "dunning actions on invoices it created": select(
-            dunning_action_invoices.c.action_id
-        ).where(dunning_action_invoices.c.invoice_id.in_(invoices)),
-        "letters": select(Letter.id).where(Letter.customer_id.in_(customers)),
-        "users in teams it created": select(User.id).where(User.team_id.in_(teams)),
-        "customers of other runs in teams it created": select(Customer.id).where(
-            Customer.team_id.in_(teams),
-            or_(Customer.import_run_id.is_(None), Customer.import_run_id != run.id),
+        (
+            resolved_disputes_opened_by(run.id),
+            lambda num, ids: ngettext(
+                "%(num)d dispute (id %(ids)s) that this run opened from the legacy "
+                "disputed flag was resolved since.",
+                "%(num)d disputes (ids %(ids)s) that this run opened from the legacy "
+                "disputed flag were resolved since.",
+                num,
+                ids=ids,
+            ),
         ),
-    }
+        (
+            select(Activity.id).where(Activity.customer_id.in_(customers)),
+            lambda num, ids: ngettext(
+                "%(num)d activity (id %(ids)s) was logged for a customer that this run "
+                "created.",
+                "%(num)d activities (ids %(ids)s) were logged for customers that this "
+                "run created.",
+                num,
+                ids=ids,
+            ),
+        ),
+        (
+            select(DunningAction.id).where(DunningAction.customer_id.in_(customers)),
+            lambda num, ids: ngettext(
+                "%(num)d dunning action (id %(ids)s) concerns a customer that this run "
+                "created.",
+                "%(num)d dunning actions (ids %(ids)s) concern customers that this run "
+                "created.",
+                num,
+                ids=ids,
+            ),
+        ),
+        (
+            select(dunning_action_invoices.c.action_id).where(
+                dunning_action_invoices.c.invoice_id.in_(invoices)
+            ),
+            lambda num, ids: ngettext(
+                "%(num)d dunning action (id %(ids)s) covers an invoice that this run "
+                "created.",
+                "%(num)d dunning actions (ids %(ids)s) cover invoices that this run "
+                "created.",
+                num,
+                ids=ids,
+            ),
+        ),
+        (
+            select(Letter.id).where(Letter.customer_id.in_(customers)),
+            lambda num, ids: ngettext(
+                "%(num)d letter (id %(ids)s) was written to a customer that this run "
+                "created.",
+                "%(num)d letters (ids %(ids)s) were written to customers that this run "
+                "created.",
+                num,
+                ids=ids,
+            ),
+        ),
+        (
+            select(User.email).where(User.team_id.in_(teams)),
+            lambda num, ids: ngettext(
+                "%(num)d user (%(ids)s) belongs to a team that this run created.",
+                "%(num)d users (%(ids)s) belong to teams that this run created.",
+                num,
+                ids=ids,
+            ),
+        ),
+        (
+            select(Customer.legacy_id).where(
+                Customer.team_id.in_(teams),
+                or_(Customer.import_run_id.is_(None), Customer.import_run_id != run.id),
+            ),
+            lambda num, ids: ngettext(
+                "%(num)d customer of another run (%(ids)s) belongs to a team that this "
+                "run created.",
+                "%(num)d customers of other runs (%(ids)s) belong to teams that this "
+                "run created.",
+                num,
+                ids=ids,
+            ),
+        ),
+    ]
+
+
+def _collection_work(run: ImportRun) -> list[str]:
+    """Describe the work recorded since the run on rows that the run created."""
     problems = []
-    for label, query in checks.items():
-        count = _count(query)
-        if count:
-            problems.append(f"{count} {label} refer to rows this run created")
+    for query, describe in _collection_checks(run):
+        values = sorted(set(db.session.scalars(query)), key=_natural_order)
+        if values:
+            problems.append(describe(len(values), _listed(values)))
     return problems
 
 
+def _natural_order(value: object) -> tuple:
+    return (0, value, "") if isinstance(value, int) else (1, 0, str(value))
+
+
 def _recreated_rows(run: ImportRun) -> list[str]:
-    """Find rows this run deleted whose legacy id was loaded again since."""
+    """Describe the rows this run deleted whose legacy id was loaded again since."""
     problems = []
     for change in _changes(run.id, ChangeAction.DELETED):
         before = change.before or {}
@@ -243,15 +503,20 @@ def _recreated_rows(run: ImportRun) -> list[str]:
         table = _TABLES[change.table_name]
         if source is None or "legacy_id" not in table.c:
             continue
-        exists = db.session.scalar(
-            select(func.count()).where(
+        loaded_again = db.session.execute(
+            select(table.c.import_run_id).where(
                 table.c.legacy_source == source, table.c.legacy_id == legacy_id
             )
-        )
-        if exists:
+        ).first()
+        if loaded_again is not None:
             problems.append(
-                f"{change.table_name} {legacy_id}, which this run deleted, was "
-                "loaded again by a later run"
+                gettext(
+                    "%(legacy_id)s in %(table)s, which this run deleted, was loaded "
+                    "again by run %(later)s: roll that run back first.",
+                    legacy_id=legacy_id,
+                    table=change.table_name,
+                    later=loaded_again.import_run_id,
+                )
             )
     return problems
 
@@ -293,6 +558,7 @@ def _undo(run: ImportRun) -> RollbackResult:
         result.restored += 1
 
     # 2. Delete what the run created, children first.
+    result.deleted += delete_disputes_opened_by(run.id)
     created_allocations = [
         change.row_id
         for change in changes

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,25 @@ from migration.readers.mapped import (
 
 PROFILES = ("ibm-ar", "fec")
 MAPPED_PROFILE = "mapped"
+# A legacy source name: lowercase letters, digits and inner hyphens or underscores,
+# as stored in the 64-character legacy_source columns with room to spare.
+SOURCE_PATTERN = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,30}[a-z0-9])?")
+SOURCE_MAX_LENGTH = 32
+
+
+class SourceError(ValueError):
+    """The legacy source name is invalid or contradicts the mapping's."""
+
+
+def validate_source(name: str) -> str:
+    """Return ``name`` when it is a valid legacy source name, else raise SourceError."""
+    if SOURCE_PATTERN.fullmatch(name):
+        return name
+    raise SourceError(
+        f"invalid legacy source {name!r}: use 1 to {SOURCE_MAX_LENGTH} lowercase "
+        "letters, digits, hyphens or underscores, starting and ending with a letter "
+        "or digit, such as acme-fec or gestcom_2024"
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,21 +99,48 @@ def open_export(
     profile: str | None = None,
     mapping: Path | dict | None = None,
     options: ExportOptions | None = None,
+    source: str | None = None,
 ) -> Export:
     """Open ``path`` with ``profile`` (ibm-ar or fec) or with a column ``mapping``.
 
-    Raises ReaderError when the file, the mapping or an option cannot be used.
+    ``source`` names the legacy system that the records belong to, in place of the
+    profile's default (``fec``, ``ibm-ar``) or the mapping's ``source`` key. It
+    must not contradict the mapping's key, because the mapped reader also starts
+    every legacy id with that key.
+
+    Raises ReaderError when the file, the mapping or an option cannot be used, and
+    SourceError for an invalid or contradicting source name.
     """
     options = options or ExportOptions()
     if (profile is None) == (mapping is None):
         raise ValueError("give exactly one of profile and mapping")
+    if source is not None:
+        validate_source(source)
     if mapping is not None:
-        return _open_mapped(path, mapping, as_of, options)
-    if profile == "ibm-ar":
-        return _open_ibm(path, as_of)
-    if profile == "fec":
-        return _open_fec(path, as_of, options)
-    raise ValueError(f"unknown profile {profile!r}; expected one of {PROFILES}")
+        export = _open_mapped(path, mapping, as_of, options)
+        _check_mapping_source(export.source, source, mapping)
+    elif profile == "ibm-ar":
+        export = _open_ibm(path, as_of)
+    elif profile == "fec":
+        export = _open_fec(path, as_of, options)
+    else:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {PROFILES}")
+    if source is not None:
+        export.source = source
+    return export
+
+
+def _check_mapping_source(
+    mapped_source: str, source: str | None, mapping: Path | dict
+) -> None:
+    named = _raw_mapping(mapping).get("source") is not None
+    if source is None or not named or mapped_source == source:
+        return
+    raise SourceError(
+        f"the mapping sets source {mapped_source!r} but --source gives {source!r}; "
+        "remove the source key from the mapping to choose the source on each "
+        "import, or give the same name in both"
+    )
 
 
 def _open_ibm(path: Path, as_of: dt.date) -> Export:

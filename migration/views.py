@@ -7,7 +7,6 @@ import io
 
 from flask import Blueprint, Response, abort, render_template
 from flask_babel import get_locale
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -15,6 +14,12 @@ from app.auth.models import Role
 from app.auth.permissions import role_required
 from app.extensions import db
 from app.ledger.ageing import BUCKET_LABELS, BUCKETS
+from migration.labels import (
+    DOCUMENT_STATE_LABELS,
+    METRIC_LABELS,
+    MODE_LABELS,
+    STATUS_LABELS,
+)
 from migration.messages import reason_text
 from migration.models import ImportRejection, ImportRun, LegacyCutover
 from migration.reconcile import METRICS, report_csv, safe_cell
@@ -23,29 +28,6 @@ bp = Blueprint("migration", __name__, url_prefix="/admin/migration")
 
 # Rows shown on a page; the CSV downloads have them all.
 PAGE_ROWS = 500
-STATUS_LABELS = {
-    "loaded": _l("Loaded"),
-    "unchanged": _l("Unchanged"),
-    "rejected": _l("Rejected, nothing loaded"),
-    "failed": _l("Failed, nothing loaded"),
-    "rolled_back": _l("Rolled back"),
-    "running": _l("Running"),
-}
-MODE_LABELS = {
-    "full": _l("Full"),
-    "wave": _l("Wave"),
-    "cutover": _l("Cutover"),
-}
-METRIC_LABELS = {
-    "open_invoices": _l("Open invoices"),
-    "open_amount": _l("Open amount"),
-    "paid_invoices": _l("Paid invoices"),
-    "paid_amount": _l("Paid amount"),
-    "open_credits": _l("Open credits"),
-    "credit_amount": _l("Credit amount"),
-    "balance": _l("Balance"),
-    "missing_in_cadence": _l("Customer missing in Cadence"),
-}
 AMOUNT_METRICS = {key for key, _, is_amount in METRICS if is_amount}
 
 
@@ -140,6 +122,7 @@ def reconciliation(run_id: int):
         page_rows=PAGE_ROWS,
         metrics=[key for key, _, _ in METRICS],
         metric_labels=METRIC_LABELS,
+        state_labels=DOCUMENT_STATE_LABELS,
         amount_metrics=AMOUNT_METRICS,
         buckets=BUCKETS,
         bucket_labels=BUCKET_LABELS,

@@ -14,16 +14,29 @@ Each row is one document. How a row becomes items:
   amount. An opening balance is a credit when its amount is negative. An invoice with
   a negative amount is rejected when a kind column exists.
 - Rows issued after the as-of date are skipped, because they did not exist yet.
-- A row is settled when its settled date is on or before the as-of date, or when its
-  open amount is 0. Without a settled date, such a row counts as settled on the
-  as-of date (``MappedStats.settled_dates_assumed``).
-- The open amount is taken as the open amount on the as-of date. A partly paid
-  invoice (0 < open amount < amount) gives the open invoice for its full amount plus
-  an open PAYMENT item for the paid part, with the same document number and the id
-  suffix ``:paid``, dated the as-of date because the export does not say when it
-  was paid. The loader then keeps the invoice amount, and the customer's balance is
-  the open amount. A partly used credit note or payment is emitted for its open
-  amount only.
+- The open amount is taken as the open amount on the as-of date.
+- The settled date column is read as the date of the row's last payment, because
+  exports usually have one such column ("date du dernier règlement") for paid and
+  partly paid documents alike. A row is settled when its open amount is 0 (or not
+  mapped) and that date is on or before the as-of date. A row with nothing paid
+  (open amount equal to the amount) and such a date is rejected.
+- A row whose date is after the as-of date is open for its full amount on the as-of
+  date, whatever its open amount, because the export does not show how much of it
+  was paid by then.
+- A partly paid invoice (0 < open amount < amount) gives the invoice for its full
+  amount plus a PAYMENT item for the paid part, with the same document number and
+  the legacy id suffix ``PAID_PART_SUFFIX``. The paid part is dated on the row's
+  date. The loader allocates it to the invoice, so the invoice's open amount in
+  Cadence is the export's open amount. A partly used credit note or payment is
+  emitted for its open amount only.
+- A payment the export does not date (a row with open amount 0, or a paid part,
+  without a date) is dated on the mapping's ``assumed_payment_date``: ``as_of``
+  (the default) or ``due_date``. Its item has ``payment_date_assumed`` set, and
+  ``MappedStats`` counts them, so that the run report can show how many dates
+  were assumed. See ``ASSUMED_PAYMENT_DATES`` for why ``as_of`` is the default.
+- A rejected row's rejections name its customer and document (``Rejection.customer``
+  and ``Rejection.document``) when their cells are not empty, so that a run that
+  accepts rejections leaves that document's ledger rows as they are.
 """
 
 from __future__ import annotations
@@ -70,7 +83,7 @@ from migration.readers import (
     Record,
     join_legacy_id,
 )
-from migration.records import ItemKind, LegacyItem, Rejection
+from migration.records import PAID_PART_SUFFIX, ItemKind, LegacyItem, Rejection
 
 DEFAULT_SOURCE = "mapped"
 FIELDS = (
@@ -108,7 +121,14 @@ MAPPING_KEYS = (
     "date_range",
     "customers",
     "credit_exceeds_debt",
+    "assumed_payment_date",
 )
+# Values of assumed_payment_date: the date given to a payment that the export does
+# not date. The as-of date is the default because it is the latest date the payment
+# can have, so the assumption never makes a customer look like a faster payer than
+# it was. The due date suits exports of customers who mostly pay on time. It is
+# capped at the as-of date, because no payment is later than the export.
+ASSUMED_PAYMENT_DATES = ("as_of", "due_date")
 # Values of the customers key: any customer, or only customers already in Cadence.
 CUSTOMER_POLICIES = ("any", "existing_only")
 CREDIT_POLICIES = ("allow", "reject")
@@ -154,6 +174,7 @@ class ExportMapping:
     # Checked by the importer against the database and the whole file, not per row.
     customers: str = "any"
     credit_exceeds_debt: str = "allow"
+    assumed_payment_date: str = "as_of"  # one of ASSUMED_PAYMENT_DATES
 
     def kind_of(self, value: str) -> ItemKind | None:
         """Return the kind of a kind-column value, ignoring case."""
@@ -170,6 +191,8 @@ class MappedStats:
 
     ``lines_read`` equals ``lines_skipped_after_as_of + lines_rejected +
     lines_accepted``. ``items`` can exceed ``lines_accepted`` by the partial payments.
+    ``settled_dates_assumed`` counts the settled rows without a date, and
+    ``paid_part_dates_assumed`` the paid parts without one.
     """
 
     lines_read: int = 0  # data rows, without the header, skipped rows and blank rows
@@ -181,6 +204,7 @@ class MappedStats:
     items: int = 0
     partial_payments: int = 0
     settled_dates_assumed: int = 0
+    paid_part_dates_assumed: int = 0
     due_dates_from_term: int = 0
 
 
@@ -241,6 +265,9 @@ def load_mapping(
         years=_years_of(mapping.get("date_range", DEFAULT_YEARS)),
         customers=_choice_of(mapping, "customers", CUSTOMER_POLICIES),
         credit_exceeds_debt=_choice_of(mapping, "credit_exceeds_debt", CREDIT_POLICIES),
+        assumed_payment_date=_choice_of(
+            mapping, "assumed_payment_date", ASSUMED_PAYMENT_DATES
+        ),
     )
 
 
@@ -739,10 +766,29 @@ def _read_records(
         if any(isinstance(record, Rejection) for record in records):
             stats.lines_rejected += 1
             stats.rejections += len(records)
+            records = _with_document(records, cells, context)
         else:
             stats.lines_accepted += 1
             stats.items += len(records)
         yield from records
+
+
+def _with_document(
+    rejections: list[Record], cells: list[object], context: _RowContext
+) -> list[Record]:
+    """Name the rejected row's customer and document in its rejections.
+
+    The cells are taken as text, as ``_CellParser.text`` reads them, so they match
+    the legacy ids of the rows that an earlier import loaded for the document.
+    """
+    parser = _CellParser(0, cells, context)
+    customer = parser.text("customer_id")
+    document = parser.text("document")
+    return [
+        record.of_document(customer, document)
+        for record in rejections
+        if isinstance(record, Rejection)
+    ]
 
 
 class _CellParser:
@@ -1013,12 +1059,12 @@ def _check_open_amount(row: _Row, parser: _CellParser) -> None:
     elif abs(row.open_amount) > abs(row.amount):
         parser.add("open_amount", "open_amount_too_large", amount=amount_text)
     settled = row.settled_date
-    if settled is not None and settled <= parser.context.as_of and row.open_amount != 0:
+    nothing_paid = row.open_amount != 0 and row.open_amount == row.amount
+    if settled is not None and settled <= parser.context.as_of and nothing_paid:
         parser.add(
             "open_amount",
-            "settled_but_open",
+            "paid_but_fully_open",
             settled_date=_cell_text(parser.raw("settled_date")),
-            open_amount=_cell_text(parser.raw("open_amount")),
             settled_column=parser.context.column("settled_date"),
         )
 
@@ -1035,19 +1081,22 @@ def _items_of(
     as_of = context.as_of
     amount = abs(row.amount)
     open_amount = abs(row.open_amount) if row.open_amount is not None else None
+    dated = row.settled_date is not None and row.settled_date <= as_of
+    paid_after_as_of = row.settled_date is not None and not dated
+    is_partial = (
+        not paid_after_as_of and open_amount is not None and 0 < open_amount < amount
+    )
+    assumed_date = _assumed_payment_date(context, due_date)
+
     settled_date = None
-    if row.settled_date is not None:
-        settled_date = row.settled_date if row.settled_date <= as_of else None
-    elif open_amount == 0:
-        settled_date = as_of
+    date_assumed = False
+    if dated and not is_partial:
+        settled_date = row.settled_date
+    elif row.settled_date is None and open_amount == 0:
+        settled_date = assumed_date
+        date_assumed = True
         stats.settled_dates_assumed += 1
 
-    is_partial = (
-        settled_date is None
-        and row.settled_date is None
-        and open_amount is not None
-        and 0 < open_amount < amount
-    )
     if is_partial and is_credit:
         amount = open_amount
     legacy_id = join_legacy_id(
@@ -1069,19 +1118,31 @@ def _items_of(
         is_credit=is_credit,
         country=row.country,
         currency=row.currency,
+        payment_date_assumed=date_assumed,
     )
     if not is_partial or is_credit:
         return [item]
 
     stats.partial_payments += 1
+    paid_on = row.settled_date if dated else assumed_date
+    if not dated:
+        stats.paid_part_dates_assumed += 1
     paid = dataclasses.replace(
         item,
-        legacy_id=f"{legacy_id}:paid",
+        legacy_id=legacy_id + PAID_PART_SUFFIX,
         kind=ItemKind.PAYMENT,
-        issue_date=as_of,
-        due_date=as_of,
+        issue_date=paid_on,
+        due_date=paid_on,
         amount=amount - open_amount,
         disputed=False,
         is_credit=True,
+        payment_date_assumed=not dated,
     )
     return [item, paid]
+
+
+def _assumed_payment_date(context: _RowContext, due_date: dt.date) -> dt.date:
+    """Return the date given to a payment that the row does not date."""
+    if context.mapping.assumed_payment_date == "due_date":
+        return min(due_date, context.as_of)
+    return context.as_of

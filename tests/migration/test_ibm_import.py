@@ -173,7 +173,10 @@ def test_dry_run_writes_nothing(app):
     assert _row_counts() == {
         "customers": 0, "invoices": 0, "payments": 0, "allocations": 0, "teams": 0
     }
-    assert db.session.scalar(select(func.count()).select_from(ImportRun)) == 0
+    run = db.session.get(ImportRun, outcome.run_id)
+    assert run.status == "dry_run"
+    assert run.summary["created"] == 3881
+    assert run.reconciliation is None
 
 
 @pytest.fixture

@@ -350,7 +350,7 @@ C1;A;F106;ZZ;15/01/2024;14/02/2024;10,00;10,00;;EUR
 C1;A;F107;FA;15/01/2024;14/02/2024;0,00;0,00;;EUR
 C1;A;F108;FA;15/01/2024;14/02/2024;10,00;15,00;;EUR
 C1;A;F109;FA;15/01/2024;14/02/2024;10,00;-5,00;;EUR
-C1;A;F110;FA;15/01/2024;14/02/2024;10,00;4,00;20/02/2024;EUR
+C1;A;F110;FA;15/01/2024;14/02/2024;10,00;10,00;20/02/2024;EUR
 C1;A;F111;FA;15/01/2024;14/02/2024;10,00;10,00;;EURO
 C1;A;F112;FA;15/01/2024;14/02/2024;10,00;0,00;10/01/2024;EUR
 C1;A;F113;FA;15/01/1980;14/02/1980;10,00;10,00;;EUR
@@ -445,9 +445,10 @@ def test_mapped_rejections(tmp_path):
         (
             13,
             "Reste",
-            "4,00",
-            "document is settled on 20/02/2024 but its open amount is 4,00; expected "
-            "an open amount of 0, or an empty Réglé le",
+            "10,00",
+            "open amount is the whole amount although Réglé le gives a payment on "
+            "20/02/2024; expected an open amount below the amount, or an empty "
+            "Réglé le",
         ),
         (
             14,

@@ -174,7 +174,9 @@ def test_fec_dry_run_writes_nothing(app, tmp_path):
         "payments": 0,
         "allocations": 0,
     }
-    assert db.session.scalar(select(func.count()).select_from(ImportRun)) == 0
+    runs = db.session.scalars(select(ImportRun)).all()
+    assert [run.status for run in runs] == ["dry_run"]
+    assert runs[0].summary["created"] == 16
 
 
 # --- French CSV ----------------------------------------------------------------------
@@ -190,22 +192,25 @@ def test_french_csv_import_exact_figures(app, tmp_path):
     assert summary["rows_read"] == 7
     assert summary["rows_skipped"] == 1  # F004, issued after the as-of date
     assert summary["open_invoices"] == 3
-    assert summary["open_amount"] == "3099.99"
+    # F003 is open for 400.00 of its 1000.00: its paid part is allocated to it.
+    assert summary["open_amount"] == "2499.99"
     assert summary["paid_invoices"] == 2
     assert summary["paid_amount"] == "1534.56"
-    assert summary["open_credits"] == 2
-    assert summary["credit_amount"] == "750.00"
-    # 2 teams, 3 customers, 5 invoices, 2 settlement payments, 2 open credits.
+    assert summary["open_credits"] == 1
+    assert summary["credit_amount"] == "150.00"
+    assert summary["paid_parts"] == 1
+    # 2 teams, 3 customers, 5 invoices, 2 settlement payments, the paid part of
+    # F003 and the credit note A001.
     assert summary["created"] == 14
     assert ledger_counts() == {
         "customers": 3,
         "invoices": 5,
         "payments": 4,
-        "allocations": 2,
+        "allocations": 3,
     }
     assert customer_balances() == {
         "C001": D("2099.99"),
-        "C002": D("250.00"),  # 1000.00 invoice, 600.00 paid part, 150.00 credit note
+        "C002": D("250.00"),  # 400.00 open on F003, 150.00 credit note
     }
     teams = set(db.session.scalars(select(Team.code)))
     assert teams == {"Nord", "Sud"}
@@ -282,7 +287,7 @@ def test_cli_json_includes_detection(runner, tmp_path):
     payload = json.loads(result.stdout[result.stdout.index("{") :])
     assert payload["detected"]["encoding"]["value"] == "cp1252"
     assert payload["detected"]["separator"]["value"] == ";"
-    assert payload["open_amount"] == "3099.99"
+    assert payload["open_amount"] == "2499.99"
     assert payload["reconciliation"] == "match"
 
 

@@ -322,7 +322,7 @@ def test_cli_rejected_file_exit_1_nothing_loaded(runner, tmp_path):
     )
 
     assert result.exit_code == 1
-    assert "1 rows rejected; nothing was loaded" in result.output
+    assert "1 row rejected; nothing was loaded" in result.output
     assert (
         'line 3, column Montant, value "12,3,4": amount is unreadable' in result.output
     )

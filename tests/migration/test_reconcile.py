@@ -100,8 +100,12 @@ def test_cli_reconcile_exit_3_names_customer(runner, fec_run):
 
     assert result.exit_code == 3
     assert (
-        "customer C003 (Martin): open_amount file 100.00, Cadence 99.00"
-        in result.output
+        "Customer C003 (Martin), Open amount: 100.00 in the file, 99.00 in Cadence, "
+        "difference -1.00" in result.output
+    )
+    assert (
+        "Customer C003 (Martin), document FA-010: open 100.00 in the file, "
+        "open 99.00 in Cadence" in result.output
     )
 
 
@@ -117,10 +121,11 @@ def test_cli_reconcile_exit_0_when_matching(runner, fec_run, tmp_path):
     with open(out, encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 5
-    c003 = next(row for row in rows if row["customer"] == "C003")
-    assert c003["file_balance"] == "-190.00"
-    assert c003["cadence_credit_amount"] == "290.00"
-    assert c003["matches"] == "yes"
+    c003 = next(row for row in rows if row["Customer"] == "C003")
+    assert c003["Balance in the file"] == "-190.00"
+    assert c003["Credit amount in Cadence"] == "290.00"
+    assert c003["Matches"] == "yes"
+    assert c003["Documents that differ"] == ""
 
 
 def test_cli_reconcile_json(runner, fec_run):
@@ -181,11 +186,11 @@ def test_mapped_reconciliation_counts_partial_payment(app, tmp_path):
     c002 = next(row for row in report["customers"] if row["customer"] == "C002")
     assert c002["file"] == {
         "open_invoices": 1,
-        "open_amount": "1000.00",
+        "open_amount": "400.00",  # F003 less its paid part, allocated to it
         "paid_invoices": 0,
         "paid_amount": "0.00",
-        "open_credits": 2,  # the paid part of F003 and the credit note A001
-        "credit_amount": "750.00",
+        "open_credits": 1,  # the credit note A001
+        "credit_amount": "150.00",
         "balance": "250.00",
     }
     assert c002["cadence"] == c002["file"]

@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from app.audit.models import AuditEntry
@@ -46,8 +47,9 @@ def test_rollback_of_first_run_empties_ledger(app, tmp_path):
     result = rollback_run(run_of(outcome))
 
     assert snapshot(tables=LEDGER_TABLES) == before
-    # 2 teams, 3 customers, 5 invoices, 4 payments, 2 allocations.
-    assert result.deleted == 16
+    # 2 teams, 3 customers, 5 invoices, 4 payments, 3 allocations (two settlements
+    # and the paid part of F003), and the dispute opened for the disputed F002.
+    assert result.deleted == 18
     assert result.restored == 0
     assert result.recreated == 0
     run = run_of(outcome)
@@ -93,10 +95,13 @@ def test_rollback_refused_when_later_run_changed_rows(app, tmp_path):
     )
     before = snapshot(tables=LEDGER_TABLES)
 
-    with pytest.raises(RollbackRefused) as refused:
+    with pytest.raises(RollbackRefused) as refused, force_locale("en"):
         rollback_run(run_of(first))
 
-    assert f"run {second.run_id} changed" in str(refused.value)
+    assert (
+        f"run {second.run_id} changed 2 records that run {first.run_id} wrote: "
+        f"roll it back first with cadence legacy rollback {second.run_id}."
+    ) in str(refused.value)
     assert "Roll back the later runs first" in str(refused.value)
     assert snapshot(tables=LEDGER_TABLES) == before
     rollback_run(run_of(second))
@@ -176,14 +181,41 @@ def add_user_in_team(customer: Customer) -> None:
     )
 
 
+# Each message names the work by its id, the latest of its table, or the user by
+# email.
 WORK = {
-    "activity": (add_activity, "1 activities refer to rows this run created"),
-    "payment": (add_payment, "1 payments recorded in Cadence or by other runs"),
-    "promise": (add_promise, "1 promises to pay refer"),
-    "dispute": (add_dispute, "1 disputes refer"),
-    "allocation": (add_allocation, "1 allocations to invoices it created"),
-    "user": (add_user_in_team, "1 users in teams it created"),
+    "activity": (
+        add_activity,
+        "1 activity (id {activity}) was logged for a customer that this run created.",
+    ),
+    "payment": (
+        add_payment,
+        "1 payment (id {payment}), recorded in Cadence or by another run, belongs "
+        "to a customer that this run created.",
+    ),
+    "promise": (
+        add_promise,
+        "1 promise to pay (id {promise}) was recorded for a customer that this run "
+        "created.",
+    ),
+    "dispute": (
+        add_dispute,
+        "1 dispute (id {dispute}) concerns a customer or invoice that this run "
+        "created.",
+    ),
+    "allocation": (
+        add_allocation,
+        "1 allocation (id {allocation}) settles an invoice that this run created.",
+    ),
+    "user": (
+        add_user_in_team,
+        "1 user (new@test.example) belongs to a team that this run created.",
+    ),
 }
+
+
+def latest_id(model) -> int | None:
+    return db.session.scalar(select(model.id).order_by(model.id.desc()))
 
 
 @pytest.mark.parametrize("work", sorted(WORK))
@@ -199,10 +231,17 @@ def test_rollback_refused_by_collection_work(app, tmp_path, work):
     db.session.commit()
     before = snapshot(tables=LEDGER_TABLES)
 
-    with pytest.raises(RollbackRefused) as refused:
+    with pytest.raises(RollbackRefused) as refused, force_locale("en"):
         rollback_run(run_of(outcome))
 
-    assert message in str(refused.value)
+    expected = message.format(
+        activity=latest_id(Activity),
+        allocation=latest_id(Allocation),
+        dispute=latest_id(Dispute),
+        payment=latest_id(Payment),
+        promise=latest_id(Promise),
+    )
+    assert f"- {expected}" in str(refused.value).splitlines()
     assert snapshot(tables=LEDGER_TABLES) == before
     assert run_of(outcome).status == "loaded"
 
@@ -210,8 +249,9 @@ def test_rollback_refused_by_collection_work(app, tmp_path, work):
 @pytest.mark.parametrize(
     ("status", "message"),
     [
-        ("rejected", "has status rejected, so it changed nothing"),
-        ("unchanged", "has status unchanged, so it changed nothing"),
+        ("rejected", "has the status “Rejected, nothing loaded”, so it changed"),
+        ("unchanged", "has the status “Unchanged”, so it changed nothing"),
+        ("dry_run", "has the status “Dry run, nothing written”, so it changed"),
     ],
 )
 def test_rollback_refused_for_runs_without_changes(app, status, message):
@@ -226,7 +266,7 @@ def test_rollback_refused_for_runs_without_changes(app, status, message):
     db.session.add(run)
     db.session.commit()
 
-    with pytest.raises(RollbackRefused, match=message):
+    with pytest.raises(RollbackRefused, match=message), force_locale("en"):
         rollback_run(run)
 
 
@@ -234,7 +274,10 @@ def test_rollback_twice_refused(app, tmp_path):
     outcome = run_import(fec_file(tmp_path / "fec.txt"), profile="fec", as_of=AS_OF)
     rollback_run(run_of(outcome))
 
-    with pytest.raises(RollbackRefused, match="was already rolled back"):
+    with (
+        pytest.raises(RollbackRefused, match="was already rolled back"),
+        force_locale("en"),
+    ):
         rollback_run(run_of(outcome))
 
 
@@ -248,7 +291,7 @@ def test_rollback_is_audited(app, tmp_path, users):
     )
     assert entry.actor_label == "admin@test.example"
     assert entry.target == f"import run {outcome.run_id}"
-    assert entry.before == {"status": "loaded", "cutover": False}
+    assert entry.before == {"status": "loaded", "cutover": None}
     assert entry.after["status"] == "rolled_back"
     assert (
         entry.after["deleted"] == 17
@@ -288,7 +331,9 @@ def test_cli_rollback(runner, tmp_path):
     missing = runner.invoke(args=["legacy", "rollback", "999"])
 
     assert done.exit_code == 0, done.output
-    assert f"Run {run_id} rolled back: 17 rows it created deleted" in done.output
+    assert f"Run {run_id} rolled back." in done.output
+    assert "  Records it created, deleted" in done.output
+    assert done.output.splitlines()[1].split()[-1] == "17"
     assert twice.exit_code == 1
     assert "was already rolled back" in twice.output
     assert missing.exit_code == 2

@@ -184,8 +184,8 @@ def test_runs_command_lists_runs(runner, tmp_path):
     assert text.exit_code == 0
     lines = text.output.splitlines()
     assert len(lines) == 2
-    assert "unchanged" in lines[0]
-    assert "loaded" in lines[1]
+    assert "Unchanged" in lines[0]
+    assert "Loaded" in lines[1]
     assert "fec.txt" in lines[1]
     runs = json.loads(listing.output)
     assert [run["status"] for run in runs] == ["unchanged", "loaded"]

@@ -177,7 +177,7 @@ def test_cutover_records_and_locks_source(app, users):
     assert cutover.run_id == outcome.run_id
     assert cutover.user_label == "admin@test.example"
     assert db.session.get(ImportRun, outcome.run_id).mode == "cutover"
-    with pytest.raises(ImportRefused, match="was cut over to Cadence on"):
+    with pytest.raises(ImportRefused, match="a basculé vers Cadence le"):
         run_import(IBM_SAMPLE, profile="ibm-ar", as_of=dt.date(2013, 8, 31))
 
 
