@@ -5,6 +5,16 @@ import secrets
 from pathlib import Path
 
 
+def _whole_days(name: str, default: int) -> int:
+    """Return the environment variable ``name`` as a number of days, at least 1."""
+    text = os.environ.get(name, "").strip() or str(default)
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise ValueError(
+            f"{name} must be a whole number of days, at least 1, not {text!r}"
+        )
+    return int(text)
+
+
 class Config:
     """Defaults; every value can be overridden by an environment variable."""
 
@@ -18,10 +28,19 @@ class Config:
     # date in Europe/Paris; the demo pins it to the date its sample data was read at.
     BUSINESS_DATE = os.environ.get("CADENCE_BUSINESS_DATE", "")
     FEATURE_FLAGS_PATH = os.environ.get("CADENCE_FEATURE_FLAGS", "")
+    # YAML file of the creditor printed on letters; empty means the shipped sample.
+    CREDITOR_FILE = os.environ.get("CADENCE_CREDITOR_FILE", "")
+    # YAML files of the ECB and legal interest rates by semester; empty means the
+    # tables shipped in app/collection/data/. Admins add each new semester.
+    ECB_RATES_FILE = os.environ.get("CADENCE_ECB_RATES_FILE", "")
+    LEGAL_RATES_FILE = os.environ.get("CADENCE_LEGAL_RATES_FILE", "")
     # How often each process checks the plan file and the shared rollout version.
     ROLLOUT_REFRESH_SECONDS = float(
         os.environ.get("CADENCE_ROLLOUT_REFRESH_SECONDS", "2")
     )
+    # The latest promise-to-pay date a collector may record, in days after the
+    # business date. A pending promise pauses dunning of the whole account.
+    PROMISE_MAX_DAYS = _whole_days("CADENCE_PROMISE_MAX_DAYS", 90)
     # Add the worker's pid to every response as X-Cadence-Worker (tests only).
     EXPOSE_WORKER_PID = os.environ.get("CADENCE_EXPOSE_WORKER_PID") == "1"
     SESSION_COOKIE_HTTPONLY = True

@@ -198,4 +198,25 @@ def _assign_portfolios() -> None:
             .where(Customer.team_id == team_id, Customer.collector_id.is_(None))
             .values(collector_id=collector_id)
         )
+    _give_imported_disputes_an_owner()
     db.session.commit()
+
+
+def _give_imported_disputes_an_owner() -> None:
+    """Make each customer's collector the owner of its open disputes that have none.
+
+    The import opens the disputes flagged in the old system before the demo has
+    collectors, so they start without an owner.
+    """
+    from app.collection.models import Dispute, DisputeStatus
+
+    collector_of = (
+        select(Customer.collector_id)
+        .where(Customer.id == Dispute.customer_id)
+        .scalar_subquery()
+    )
+    db.session.execute(
+        update(Dispute)
+        .where(Dispute.owner_id.is_(None), Dispute.status == DisputeStatus.OPEN)
+        .values(owner_id=collector_of)
+    )

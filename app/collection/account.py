@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import secrets
+from collections import defaultdict
 from decimal import Decimal
 
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
 
@@ -21,6 +23,7 @@ from app.auth.models import ALL_PORTFOLIO_ROLES, Role, User
 from app.collection import labels
 from app.collection.forms import (
     ActivityForm,
+    ApplyCashForm,
     CancelPromiseForm,
     CollectorForm,
     DisputeForm,
@@ -35,7 +38,7 @@ from app.collection.models import (
     Promise,
     PromiseStatus,
 )
-from app.collection.services import dispute_owners
+from app.collection.services import dispute_owners, unallocated_cash
 from app.extensions import db
 from app.ledger.models import (
     Allocation,
@@ -72,6 +75,22 @@ class HistoryEntry:
 class UnallocatedPayment:
     payment: Payment
     unallocated: Decimal
+
+
+@dataclasses.dataclass
+class CashApplication:
+    """Unallocated cash that a user applied to invoices in one request."""
+
+    allocations: list[Allocation]
+
+    @property
+    def total(self) -> Decimal:
+        return to_money(sum((a.amount for a in self.allocations), ZERO))
+
+    @property
+    def invoice_numbers(self) -> list[str]:
+        """Return the numbers of the invoices that got cash, each once, in order."""
+        return list(dict.fromkeys(a.invoice.number for a in self.allocations))
 
 
 @dataclasses.dataclass
@@ -142,16 +161,47 @@ def prepare_dispute_form(
     return form
 
 
+def new_submission_key() -> str:
+    """Return a one-time key for a payment form, which stores it with the payment."""
+    return secrets.token_urlsafe(24)
+
+
 def new_payment_form(invoices: list[Invoice], today: dt.date) -> PaymentForm:
     """Return an empty payment form with one allocation line per open invoice."""
-    form = PaymentForm(formdata=None, received_on=today)
+    form = PaymentForm(
+        formdata=None, received_on=today, submission_key=new_submission_key()
+    )
+    for invoice in invoices:
+        form.allocations.append_entry({"invoice_id": invoice.id})
+    return form
+
+
+def bound_payment_form(form: PaymentForm) -> PaymentForm:
+    """Return a payment form that failed, ready to be shown again.
+
+    It keeps its key, because nothing was recorded with it, unless the key was
+    missing or malformed. Such a form gets a new key and an error message.
+    """
+    if form.submission_key.errors:
+        form.form_errors.extend(form.submission_key.errors)
+        form.submission_key.data = new_submission_key()
+    return form
+
+
+def new_apply_form(invoices: list[Invoice], unallocated: Decimal) -> ApplyCashForm:
+    """Return an empty form that applies ``unallocated`` cash to the invoices."""
+    form = ApplyCashForm(formdata=None, expected_unallocated=unallocated)
     for invoice in invoices:
         form.allocations.append_entry({"invoice_id": invoice.id})
     return form
 
 
 def account_forms(
-    customer: Customer, today: dt.date, invoices: list[Invoice], **bound
+    customer: Customer,
+    today: dt.date,
+    invoices: list[Invoice],
+    unallocated: Decimal,
+    **bound,
 ) -> dict:
     """Return every form of the customer page, using the ``bound`` ones as given.
 
@@ -166,7 +216,12 @@ def account_forms(
         "dispute_form": prepare_dispute_form(
             bound.get("dispute_form") or DisputeForm(formdata=None), customer, invoices
         ),
-        "payment_form": bound.get("payment_form") or new_payment_form(invoices, today),
+        "payment_form": (
+            bound_payment_form(bound["payment_form"])
+            if "payment_form" in bound
+            else new_payment_form(invoices, today)
+        ),
+        "apply_form": bound.get("apply_form") or new_apply_form(invoices, unallocated),
         "cancel_promise_form": CancelPromiseForm(formdata=None),
         "resolve_forms": bound.get("resolve_forms") or {},
     }
@@ -189,7 +244,7 @@ def account_context(customer: Customer, user: User, today: dt.date, **bound) -> 
     """Return the template context the customer page needs beyond the ledger history."""
     invoices = open_invoices_of(customer)
     view = account_view(customer)
-    forms = account_forms(customer, today, invoices, **bound)
+    forms = account_forms(customer, today, invoices, view.unallocated_total, **bound)
     return {
         "account": view,
         "forms": forms,
@@ -237,16 +292,10 @@ def account_view(customer: Customer) -> AccountView:
 
 def unallocated_payments(customer: Customer) -> list[UnallocatedPayment]:
     """Return the customer's payments with an unallocated rest, oldest first."""
-    allocated = func.coalesce(func.sum(Allocation.amount), 0)
-    rows = db.session.execute(
-        select(Payment, Payment.amount - allocated)
-        .outerjoin(Allocation, Allocation.payment_id == Payment.id)
-        .where(Payment.customer_id == customer.id)
-        .group_by(Payment.id)
-        .having(Payment.amount - allocated > 0)
-        .order_by(Payment.received_on, Payment.id)
-    ).all()
-    return [UnallocatedPayment(payment, to_money(rest)) for payment, rest in rows]
+    return [
+        UnallocatedPayment(payment, rest)
+        for payment, rest in unallocated_cash(customer)
+    ]
 
 
 def customer_history_events(
@@ -342,9 +391,54 @@ def customer_history_events(
         entries.append(
             HistoryEntry(on=payment.received_on, at=None, kind="payment", item=payment)
         )
+    entries.extend(_cash_application_entries(customer, fetch))
 
     entries.sort(key=lambda entry: entry.sort_key, reverse=True)
     return entries[:limit], len(entries) > limit
+
+
+def _cash_application_entries(customer: Customer, fetch: int) -> list[HistoryEntry]:
+    """Return the newest ``fetch`` applications of unallocated cash, one entry each.
+
+    The allocations of one application share their ``applied_at`` and user.
+    """
+    applied = (
+        select(Allocation.applied_at, Allocation.applied_by_id)
+        .join(Payment, Payment.id == Allocation.payment_id)
+        .where(Payment.customer_id == customer.id, Allocation.applied_at.is_not(None))
+        .distinct()
+        .order_by(Allocation.applied_at.desc())
+        .limit(fetch)
+    )
+    keys = db.session.execute(applied).all()
+    if not keys:
+        return []
+    allocations = db.session.scalars(
+        select(Allocation)
+        .join(Payment, Payment.id == Allocation.payment_id)
+        .where(
+            Payment.customer_id == customer.id,
+            Allocation.applied_at >= min(at for at, _ in keys),
+        )
+        .options(
+            selectinload(Allocation.invoice),
+            selectinload(Allocation.applied_by),
+        )
+        .order_by(Allocation.id)
+    )
+    groups: dict[tuple, list[Allocation]] = defaultdict(list)
+    for allocation in allocations:
+        groups[(allocation.applied_at, allocation.applied_by_id)].append(allocation)
+    return [
+        HistoryEntry(
+            on=business_date_of(at),
+            at=_naive_utc(at),
+            kind="cash_applied",
+            item=CashApplication(groups[(at, user_id)]),
+            user=groups[(at, user_id)][0].applied_by,
+        )
+        for at, user_id in keys
+    ]
 
 
 def _naive_utc(timestamp: dt.datetime) -> dt.datetime:

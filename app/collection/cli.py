@@ -25,6 +25,7 @@ from app.collection.penalty import (
     load_legal_rate_table,
     load_rate_table,
 )
+from app.collection.rates import ecb_rates_path, legal_rates_path
 from app.extensions import db
 from app.timeutil import business_today
 
@@ -99,18 +100,20 @@ class DecimalNumber(click.ParamType):
     "--as-of",
     type=IsoDate(),
     help="Computation date, YYYY-MM-DD. Interest on an unpaid invoice runs to this "
-    "day, and --paid may not be later. Defaults to today in Europe/Paris.",
+    "day, and --paid may not be later. Defaults to the business date "
+    "(CADENCE_BUSINESS_DATE, else today in Europe/Paris).",
 )
 @click.option(
     "--rate-table",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="YAML file of ECB rates by semester. Defaults to the packaged table.",
+    help="YAML file of ECB rates by semester. Defaults to CADENCE_ECB_RATES_FILE, "
+    "else the packaged table.",
 )
 @click.option(
     "--legal-rate-table",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="YAML file of legal interest rates by semester, used with --contract-rate. "
-    "Defaults to the packaged table.",
+    "Defaults to CADENCE_LEGAL_RATES_FILE, else the packaged table.",
 )
 @click.option(
     "--contract-rate",
@@ -140,11 +143,14 @@ def penalty_command(
         raise click.BadParameter(
             f"{paid} is after the computation date {as_of}.", param_hint="'--paid'"
         )
-    rates = _load_table(load_rate_table, rate_table, "'--rate-table'")
+    rates = _load_table(load_rate_table, rate_table, ecb_rates_path(), "'--rate-table'")
     legal_rates = None
     if contract_rate is not None:
         legal_rates = _load_table(
-            load_legal_rate_table, legal_rate_table, "'--legal-rate-table'"
+            load_legal_rate_table,
+            legal_rate_table,
+            legal_rates_path(),
+            "'--legal-rate-table'",
         )
     try:
         penalty = compute_penalty(
@@ -159,16 +165,19 @@ def penalty_command(
 
 
 def _load_table(
-    loader: Callable[[Path | None], RateTable], path: Path | None, option: str
+    loader: Callable[[Path | str], RateTable],
+    path: Path | None,
+    configured: str,
+    option: str,
 ) -> RateTable:
-    """Load a rate table, by default the packaged one.
+    """Load the rate table given by ``option``, else the configured one.
 
     An invalid file given by ``option`` is a usage error (exit status 2), and an
-    invalid packaged file exits with status 1.
+    invalid configured or packaged file exits with status 1.
     """
     try:
-        return loader(path)
-    except RateTableError as error:
+        return loader(path or configured)
+    except (OSError, RateTableError) as error:
         if path is None:
             raise click.ClickException(str(error)) from None
         raise click.BadParameter(str(error), param_hint=option) from None
@@ -240,7 +249,9 @@ def format_penalty(penalty: Penalty) -> str:
     "--date",
     "on",
     type=IsoDate(),
-    help="Business date of the run, YYYY-MM-DD. Defaults to today in Europe/Paris.",
+    help="Business date of the run, YYYY-MM-DD: the business date (today in "
+    "Europe/Paris unless CADENCE_BUSINESS_DATE sets it) or an earlier one. "
+    "Defaults to the business date. A later date needs --dry-run.",
 )
 @click.option(
     "--dry-run",
@@ -249,13 +260,23 @@ def format_penalty(penalty: Penalty) -> str:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def run_command(on: dt.date | None, dry_run: bool, as_json: bool) -> None:
-    """Create one action per customer and level reached on --date.
+    """Create the dunning actions due on --date.
 
-    Invoices already covered at their level, disputed invoices and customers with
-    a pending promise to pay are skipped. Formal notices wait for a manager's
-    approval. Running twice on the same day creates nothing new.
+    Each invoice goes one level at a time: the lowest level above the last one it
+    reached, once that level's days from the due date have passed and the gap
+    since the previous level was carried out has elapsed. Disputed invoices and
+    customers with a pending promise to pay are skipped. Formal notices wait for
+    a manager's approval. Running twice on the same day creates nothing new.
     """
-    result = run_dunning(on or business_today(), dry_run=dry_run, actor_label="cli")
+    today = business_today()
+    on = on or today
+    if on > today and not dry_run:
+        raise click.BadParameter(
+            f"{on} is after the business date {today}. A real run can only be for "
+            f"{today} or an earlier date; add --dry-run to preview {on}.",
+            param_hint="'--date'",
+        )
+    result = run_dunning(on, dry_run=dry_run, actor_label="cli")
     if as_json:
         click.echo(json.dumps(result.as_json(), indent=2, ensure_ascii=False))
         return
@@ -264,7 +285,13 @@ def run_command(on: dt.date | None, dry_run: bool, as_json: bool) -> None:
 
 def format_run(result: RunResult) -> str:
     """Render a dunning run result as plain text."""
-    if result.dry_run:
+    if result.is_future_preview:
+        heading = (
+            f"Dunning run for {result.on} (dry run, nothing saved): a preview of a "
+            f"date after the business date {result.business_date}, as if nothing "
+            "changed until then"
+        )
+    elif result.dry_run:
         heading = f"Dunning run for {result.on} (dry run, nothing saved)"
     else:
         heading = f"Dunning run for {result.on}"

@@ -3,20 +3,25 @@ and execution of those actions.
 
 Rules of a run on date D, for each open invoice with an open amount:
 
-- A level is reached when D >= due date + days_from_due. The invoice's target is
-  the highest level it reached. A level before the due date (negative days) is a
-  courtesy reminder and only applies while the invoice is not yet overdue.
-- When the invoice was already covered by an action at the target level, or at a
-  later one, nothing happens. So a first run on old debt creates only the highest
-  level reached (a 50-day-old invoice goes straight to the formal notice, which
-  still needs approval), and running again the same day or the next creates
-  nothing new. Cancelled actions count as coverage too, so a rejected formal
-  notice is not proposed again.
+- Escalation is progressive. The invoice gets the lowest level of its policy
+  above the latest level it reached, once that level is due: on or after the due
+  date plus the level's days, and at least the gap between the two levels' days
+  after the latest level was carried out (``dunning_progress`` has the exact
+  rule). So a first run on 90-day-old debt creates the first reminder only. In
+  the default policy, the second reminder follows 15 days after the first was
+  sent. A level is never created twice for an invoice, and running again the
+  same day creates nothing.
+- While the latest level's action is open (waiting for approval or ready), the
+  invoice waits. A cancelled action counts as its level reached, so a rejected
+  formal notice is not proposed again.
 - Disputed invoices (by flag or by an open dispute) and customers with a pending
   promise to pay are skipped.
-- One action is created per customer and target level, covering all of that
-  customer's invoices at that level, unless their open amount is below the
-  level's minimum amount.
+- One action is created per customer and level, covering all of that customer's
+  invoices due at that level, unless their open amount is below the level's
+  minimum amount. Those invoices then stay at their level until the amount
+  reaches the minimum.
+- A real run may not be for a date after the business date. A dry run may, as a
+  preview of what a run would create on that date if nothing changed until then.
 """
 
 from __future__ import annotations
@@ -40,6 +45,14 @@ from app.collection.dunning_policies import (
     DunningPermissionError,
     ensure_default_policy,
 )
+from app.collection.dunning_progress import (
+    OPEN_STATUSES,
+    earlier_reminders,
+    levels_reached,
+    next_level,
+    timestamp_on,
+)
+from app.collection.letter_render import has_postal_address, missing_address_message
 from app.collection.letters import (
     FORMAL_NOTICE_ROLES,
     claimable_invoices,
@@ -61,11 +74,12 @@ from app.collection.models import (
     PromiseStatus,
     dunning_action_invoices,
 )
+from app.collection.services import refresh_promises
 from app.extensions import db
 from app.ledger.models import Customer, Invoice, InvoiceStatus
 from app.ledger.money import ZERO, format_amount, to_money
 from app.ledger.services import scope_customers
-from app.timeutil import utcnow
+from app.timeutil import business_today, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +89,6 @@ LETTER_CHANNELS = frozenset(
 )
 # Channels whose letter is printed, so it is stored with a PDF.
 PRINTED_CHANNELS = frozenset({DunningChannel.LETTER, DunningChannel.FORMAL_NOTICE})
-OPEN_STATUSES = (DunningActionStatus.PENDING_APPROVAL, DunningActionStatus.READY)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,16 +111,23 @@ class PlannedAction:
 class RunResult:
     on: dt.date
     dry_run: bool
+    business_date: dt.date
     actions: list[PlannedAction] = dataclasses.field(default_factory=list)
     disputed_invoices: int = 0  # invoices left out because they are disputed
     promised_customers: int = 0  # customers left out for a pending promise
     below_minimum: int = 0  # actions not created: amount below the level minimum
     customers_without_policy: int = 0
 
+    @property
+    def is_future_preview(self) -> bool:
+        """Whether this is a dry run for a date after the business date."""
+        return self.dry_run and self.on > self.business_date
+
     def as_json(self) -> dict:
         return {
             "date": self.on.isoformat(),
             "dry_run": self.dry_run,
+            "business_date": self.business_date.isoformat(),
             "actions": [
                 {
                     "id": action.action_id,
@@ -140,7 +160,13 @@ def run_dunning(
 
     A dry run computes the same actions and then rolls the session back, so it
     changes nothing, not even the default policy it may have had to create.
+    Raises DunningError for a real run after the business date.
     """
+    today = business_today()
+    check_run_date(on, dry_run, today)
+    # A promise whose date passed unpaid no longer pauses dunning: settle the
+    # outcomes first, inside this run's transaction, so a dry run undoes them.
+    refresh_promises(on, commit=False)
     ensure_default_policy()
     # On PostgreSQL, locking the policies makes concurrent runs wait for each
     # other, so two runs cannot both create an action for the same invoice.
@@ -152,8 +178,8 @@ def run_dunning(
             .with_for_update(of=DunningPolicy)
         )
     )
-    result = RunResult(on=on, dry_run=dry_run)
-    groups = _group_invoices_by_target(policies, on, result)
+    result = RunResult(on=on, dry_run=dry_run, business_date=today)
+    groups = _group_invoices_by_next_level(policies, on, result)
     levels = {level.id: level for policy in policies for level in policy.levels}
     ordered = sorted(groups, key=lambda key: (key[0], levels[key[1]].days_from_due))
     for customer_id, level_id in ordered:
@@ -189,20 +215,40 @@ def run_dunning(
     return result
 
 
-def _group_invoices_by_target(
+def check_run_date(on: dt.date, dry_run: bool, today: dt.date) -> None:
+    """Raise DunningError when a real run is for a date after the business date.
+
+    Actions created for a later date would be carried out before their date, and
+    their letters would be dated in the future. A dry run only previews them.
+    """
+    if on > today and not dry_run:
+        raise DunningError(
+            _l(
+                "A real dunning run cannot be for %(date)s, which is after today's "
+                "business date %(today)s. Choose %(today)s or an earlier date, or "
+                "tick the dry run to preview %(date)s.",
+                date=on.isoformat(),
+                today=today.isoformat(),
+            )
+        )
+
+
+def _group_invoices_by_next_level(
     policies: list[DunningPolicy], on: dt.date, result: RunResult
 ) -> dict[tuple[int, int], list]:
-    """Return the invoice rows to act on, by (customer id, target level id)."""
+    """Return the invoice rows to act on, by (customer id, next level id)."""
     default = next((policy for policy in policies if policy.is_default), None)
     levels_by_policy = {
         policy.id: sorted(policy.levels, key=lambda level: level.days_from_due)
         for policy in policies
     }
-    level_days = {level.id: level.days_from_due for p in policies for level in p.levels}
-    earliest = min(level_days.values(), default=0)
+    earliest = min(
+        (level.days_from_due for policy in policies for level in policy.levels),
+        default=0,
+    )
     horizon = on + dt.timedelta(days=max(-earliest, 0))
 
-    coverage = _coverage(horizon)
+    history = levels_reached(due_by=horizon)
     disputed = set(
         db.session.scalars(
             select(Dispute.invoice_id).where(Dispute.status == DisputeStatus.OPEN)
@@ -221,14 +267,10 @@ def _group_invoices_by_target(
         if policy_id is None:
             without_policy.add(row.customer_id)
             continue
-        level = _target_level(levels_by_policy[policy_id], row.due_date, on)
-        if level is None:
-            continue
-        covered = coverage.get(row.id, ())
-        if any(
-            level_days.get(done, earliest - 1) >= level.days_from_due
-            for done in covered
-        ):
+        upcoming = next_level(
+            levels_by_policy[policy_id], history.get(row.id, ()), row.due_date, on
+        )
+        if upcoming is None or not upcoming.is_due(on):
             continue
         if row.disputed or row.id in disputed:
             result.disputed_invoices += 1
@@ -236,30 +278,10 @@ def _group_invoices_by_target(
         if row.customer_id in promised:
             promised_seen.add(row.customer_id)
             continue
-        groups[(row.customer_id, level.id)].append(row)
+        groups[(row.customer_id, upcoming.level.id)].append(row)
     result.customers_without_policy = len(without_policy)
     result.promised_customers = len(promised_seen)
     return groups
-
-
-def _target_level(
-    levels: list[DunningLevel], due_date: dt.date, on: dt.date
-) -> DunningLevel | None:
-    """Return the highest level reached on ``on``, or None.
-
-    ``levels`` must be sorted by days from the due date.
-    """
-    reached = [
-        level
-        for level in levels
-        if due_date + dt.timedelta(days=level.days_from_due) <= on
-    ]
-    if not reached:
-        return None
-    target = reached[-1]
-    if target.days_from_due < 0 and on > due_date:
-        return None  # a courtesy reminder comes too late once the invoice is overdue
-    return target
 
 
 def _candidate_invoices(horizon: dt.date):
@@ -281,20 +303,6 @@ def _candidate_invoices(horizon: dt.date):
         )
         .order_by(Invoice.customer_id, Invoice.due_date, Invoice.number)
     )
-
-
-def _coverage(horizon: dt.date) -> dict[int, list[int]]:
-    """Return, per open invoice due by ``horizon``, the levels that covered it."""
-    rows = db.session.execute(
-        select(dunning_action_invoices.c.invoice_id, DunningAction.level_id)
-        .join(DunningAction, DunningAction.id == dunning_action_invoices.c.action_id)
-        .join(Invoice, Invoice.id == dunning_action_invoices.c.invoice_id)
-        .where(Invoice.status == InvoiceStatus.OPEN, Invoice.due_date <= horizon)
-    )
-    coverage: dict[int, list[int]] = defaultdict(list)
-    for invoice_id, level_id in rows:
-        coverage[invoice_id].append(level_id)
-    return coverage
 
 
 def _create_action(
@@ -386,6 +394,10 @@ def approve_action(action: DunningAction, actor: User) -> None:
     _require_manager(actor)
     if action.status != DunningActionStatus.PENDING_APPROVAL:
         raise DunningError(_l("This action is not waiting for approval."))
+    if action.channel == DunningChannel.FORMAL_NOTICE and not has_postal_address(
+        action.customer
+    ):
+        raise DunningError(missing_address_message(action.customer))
     action.status = DunningActionStatus.READY
     action.approved_by_id = actor.id
     action.approved_at = utcnow()
@@ -394,7 +406,7 @@ def approve_action(action: DunningAction, actor: User) -> None:
         actor=actor,
         target=f"dunning_action:{action.id}",
         before={"status": DunningActionStatus.PENDING_APPROVAL.value},
-        after=_action_facts(action),
+        after=_audit_facts(action),
     )
     db.session.commit()
     logger.info("dunning action %s approved by %s", action.id, actor.email)
@@ -404,7 +416,8 @@ def cancel_action(action: DunningAction, actor: User) -> None:
     """Drop an action that is still open. Only managers and admins may, and it is
     audited.
 
-    The invoices stay covered at this level, so the next run does not recreate it.
+    The invoices keep this level as reached, so no run recreates it, and their
+    next level counts its gap from the action's run date.
     """
     _require_manager(actor)
     if action.status not in OPEN_STATUSES:
@@ -416,7 +429,7 @@ def cancel_action(action: DunningAction, actor: User) -> None:
         actor=actor,
         target=f"dunning_action:{action.id}",
         before=before,
-        after=_action_facts(action),
+        after=_audit_facts(action),
     )
     db.session.commit()
     logger.info("dunning action %s cancelled by %s", action.id, actor.email)
@@ -453,10 +466,12 @@ def execute_action(
                 user_id=actor.id,
                 kind=ActivityKind.CALL,
                 summary=action.level.name,
+                occurred_at=timestamp_on(on),
             )
         )
     action.status = DunningActionStatus.DONE
-    action.done_at = utcnow()
+    # The date of execution, not of the run, starts the gap to the next level.
+    action.done_at = timestamp_on(on)
     db.session.commit()
     logger.info(
         "dunning action %s (%s) done by %s", action.id, action.channel, actor.email
@@ -483,6 +498,7 @@ def _write_action_letter(
         language,
         on,
         with_pdf=action.channel in PRINTED_CHANNELS,
+        reminders=_action_facts(action)["earlier_reminders"],
     )
     kind = (
         ActivityKind.EMAIL
@@ -495,6 +511,7 @@ def _write_action_letter(
         action.level.template_key,
         language,
         actor,
+        on,
         action_id=action.id,
         kind=kind,
     )
@@ -521,6 +538,12 @@ def _require_manager(actor: User) -> None:
 
 
 def _action_facts(action: DunningAction) -> dict:
+    """Return what an action is about, for its audit entries and its letter.
+
+    ``earlier_reminders`` lists the lower levels actually carried out for the
+    action's invoices, with ``sent_on`` as a date (see
+    ``dunning_progress.earlier_reminders``).
+    """
     return {
         "status": action.status,
         "customer": action.customer.reference,
@@ -528,4 +551,19 @@ def _action_facts(action: DunningAction) -> dict:
         "channel": action.channel,
         "amount": format_amount(action.amount),
         "invoices": [invoice.number for invoice in action.invoices],
+        "earlier_reminders": earlier_reminders(
+            [invoice.id for invoice in action.invoices],
+            below_days_from_due=action.level.days_from_due,
+            exclude_action_id=action.id,
+        ),
     }
+
+
+def _audit_facts(action: DunningAction) -> dict:
+    """Return ``_action_facts`` with dates as ISO strings, which JSON can store."""
+    facts = _action_facts(action)
+    facts["earlier_reminders"] = [
+        {**reminder, "sent_on": reminder["sent_on"].isoformat()}
+        for reminder in facts["earlier_reminders"]
+    ]
+    return facts

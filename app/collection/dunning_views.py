@@ -7,6 +7,8 @@ The letter pages of the same blueprint are in ``letter_views``.
 
 from __future__ import annotations
 
+import logging
+
 from flask import (
     Blueprint,
     abort,
@@ -27,6 +29,7 @@ from app.auth.permissions import ledger_access_required, role_required
 from app.collection import (
     dunning,
     dunning_policies,
+    dunning_progress,
     letter_render,
     letter_template_store,
     letters,
@@ -49,6 +52,7 @@ from app.collection.models import (
     DunningChannel,
     DunningLevel,
     DunningPolicy,
+    Letter,
 )
 from app.extensions import db
 from app.ledger.models import Customer
@@ -57,6 +61,7 @@ from app.rollout.flags import feature_required
 from app.timeutil import business_today
 
 bp = Blueprint("dunning", __name__)
+logger = logging.getLogger(__name__)
 
 manager_required = role_required(Role.ADMIN, Role.MANAGER)
 ACTIONS_PER_PAGE = 100
@@ -131,9 +136,20 @@ def run():
     if not form.validate_on_submit():
         flash(_("Enter the run date as a valid date."), "error")
         return redirect(url_for("dunning.actions"))
-    result = dunning.run_dunning(
-        form.on.data, dry_run=form.dry_run.data, actor_label=current_user.email
-    )
+    try:
+        result = dunning.run_dunning(
+            form.on.data, dry_run=form.dry_run.data, actor_label=current_user.email
+        )
+    except DunningError as error:
+        db.session.rollback()
+        logger.info(
+            "dunning run for %s by %s rejected: %s",
+            form.on.data,
+            current_user.email,
+            error,
+        )
+        flash(str(error), "error")
+        return redirect(url_for("dunning.actions"))
     return render_template("collection/dunning_run.html", result=result)
 
 
@@ -201,8 +217,24 @@ def execute(action_id: int):
         return redirect(url_for("dunning.action", action_id=action_id))
     if letter is None:
         flash(_("Action marked as done."), "info")
+    elif record.channel == DunningChannel.EMAIL:
+        flash(
+            _(
+                "Email written and stored: %(subject)s. Cadence sends no email: "
+                "copy it into your mailbox and send it to the customer.",
+                subject=letter.subject,
+            ),
+            "info",
+        )
     else:
-        flash(_("Letter sent and stored: %(subject)s", subject=letter.subject), "info")
+        flash(
+            _(
+                "Letter written and stored: %(subject)s. Print its PDF and post it "
+                "to the customer.",
+                subject=letter.subject,
+            ),
+            "info",
+        )
     return redirect(url_for("dunning.action", action_id=action_id))
 
 
@@ -444,13 +476,30 @@ def customer_dunning(customer_id: int):
             DunningAction.customer_id == customer.id
         )
     ).all()
+    policy = dunning_policies.policy_of(customer)
     return render_template(
         "collection/dunning_customer.html",
         customer=customer,
-        policy=dunning_policies.policy_of(customer),
+        policy=policy,
+        progress=dunning_progress.customer_progress(customer, policy, business_today()),
         actions=history,
+        action_letters=_letters_by_action(history),
         assign_form=_assign_form(customer),
     )
+
+
+def _letters_by_action(actions: list[DunningAction]) -> dict[int, list[Letter]]:
+    letters_of: dict[int, list[Letter]] = {}
+    if not actions:
+        return letters_of
+    rows = db.session.scalars(
+        select(Letter)
+        .where(Letter.action_id.in_([action.id for action in actions]))
+        .order_by(Letter.id)
+    )
+    for letter in rows:
+        letters_of.setdefault(letter.action_id, []).append(letter)
+    return letters_of
 
 
 @bp.post("/customers/<int:customer_id>/dunning/policy")

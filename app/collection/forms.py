@@ -13,11 +13,13 @@ from decimal import Decimal, InvalidOperation
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateField,
     DecimalField,
     FieldList,
     Form,
     FormField,
+    HiddenField,
     IntegerField,
     SelectChoice,
     SelectField,
@@ -31,6 +33,7 @@ from wtforms.validators import (
     InputRequired,
     Length,
     Optional,
+    Regexp,
     ValidationError,
 )
 from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget, TextInput
@@ -41,12 +44,13 @@ from app.collection.labels import (
     OUTCOME_LABELS,
     PAYMENT_KIND_LABELS,
 )
-from app.collection.models import DisputeReason
 from app.collection.services import (
+    COLLECTOR_DISPUTE_REASONS,
     MANUAL_ACTIVITY_KINDS,
     MAX_REFERENCE_LENGTH,
     MAX_TEXT_LENGTH,
     RECORDABLE_PAYMENT_KINDS,
+    SUBMISSION_KEY_PATTERN,
     AllocationMode,
 )
 
@@ -127,7 +131,8 @@ class CancelPromiseForm(FlaskForm):
 class DisputeForm(FlaskForm):
     invoice_id = SelectField(_l("Invoice"), coerce=int)
     reason = SelectField(
-        _l("Reason"), choices=_choices(DISPUTE_REASON_LABELS, DisputeReason)
+        _l("Reason"),
+        choices=_choices(DISPUTE_REASON_LABELS, COLLECTOR_DISPUTE_REASONS),
     )
     owner_id = SelectField(_l("Owner"), coerce=int)
     note = TextAreaField(_l("Note"), validators=[Length(max=MAX_TEXT_LENGTH)])
@@ -152,7 +157,30 @@ class AllocationLineForm(Form):
     amount = MoneyField(_l("Allocate"), validators=[Optional()])
 
 
+def _entered_lines(allocations: FieldList) -> list[tuple[int, Decimal]]:
+    """Return the (invoice id, amount) lines of an allocation table that have an
+    amount."""
+    return [
+        (line.invoice_id.data, line.amount.data)
+        for line in allocations
+        if line.amount.data is not None
+    ]
+
+
+# Shown when the one-time key is missing or malformed, for example when a page
+# rendered before an upgrade is sent.
+INCOMPLETE_FORM_MESSAGE = _l(
+    "This form is incomplete. Reload the page and enter the payment again."
+)
+
+
 class PaymentForm(FlaskForm):
+    """A payment or credit note with its allocation.
+
+    ``submission_key`` is a one-time key set when the form is rendered, so that
+    sending the same form twice records one payment.
+    """
+
     kind = SelectField(
         _l("Kind"), choices=_choices(PAYMENT_KIND_LABELS, RECORDABLE_PAYMENT_KINDS)
     )
@@ -172,6 +200,13 @@ class PaymentForm(FlaskForm):
         ],
     )
     allocations = FieldList(FormField(AllocationLineForm))
+    submission_key = HiddenField(
+        validators=[
+            InputRequired(INCOMPLETE_FORM_MESSAGE),
+            Regexp(SUBMISSION_KEY_PATTERN, message=INCOMPLETE_FORM_MESSAGE),
+        ]
+    )
+    confirm_similar = BooleanField(_l("This is another payment. Record it as well."))
     submit = SubmitField(_l("Record payment"))
 
     def __init__(self, *args, **kwargs):
@@ -180,17 +215,60 @@ class PaymentForm(FlaskForm):
 
     def chosen_lines(self) -> list[tuple[int, Decimal]]:
         """Return the (invoice id, amount) lines that have an amount."""
-        return [
-            (line.invoice_id.data, line.amount.data)
-            for line in self.allocations
-            if line.amount.data is not None
-        ]
+        return _entered_lines(self.allocations)
 
     def validate_allocation(self, field):
         if field.data != AllocationMode.CHOSEN and self.chosen_lines():
             raise ValidationError(
                 _l(
                     "Choose the allocation to the invoices below, or clear the "
+                    "amounts entered for them."
+                )
+            )
+
+
+class ApplyCashForm(FlaskForm):
+    """Unallocated cash of an account to apply to its open invoices.
+
+    ``expected_unallocated`` is the unallocated total the page showed. The service
+    applies nothing when the total changed since, so the same form sent twice
+    applies the cash once.
+    """
+
+    allocation = SelectField(
+        _l("Apply to"),
+        choices=[
+            SelectChoice(AllocationMode.OLDEST_FIRST.value, _l("Oldest due first")),
+            SelectChoice(AllocationMode.CHOSEN.value, _l("The invoices below")),
+        ],
+    )
+    amount = MoneyField(_l("Amount to apply"), validators=[Optional()])
+    allocations = FieldList(FormField(AllocationLineForm))
+    expected_unallocated = MoneyField(
+        widget=HiddenInput(), validators=[InputRequired()]
+    )
+    submit = SubmitField(_l("Apply to invoices"))
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("prefix", "apply")
+        super().__init__(*args, **kwargs)
+
+    def chosen_lines(self) -> list[tuple[int, Decimal]]:
+        """Return the (invoice id, amount) lines that have an amount."""
+        return _entered_lines(self.allocations)
+
+    def validate_allocation(self, field):
+        if field.data == AllocationMode.CHOSEN and self.amount.data is not None:
+            raise ValidationError(
+                _l(
+                    "Enter an amount for each chosen invoice below, and leave the "
+                    "amount to apply empty."
+                )
+            )
+        if field.data != AllocationMode.CHOSEN and self.chosen_lines():
+            raise ValidationError(
+                _l(
+                    "Choose to apply the cash to the invoices below, or clear the "
                     "amounts entered for them."
                 )
             )

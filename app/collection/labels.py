@@ -48,6 +48,7 @@ DISPUTE_REASON_LABELS = {
     DisputeReason.NOT_RECEIVED: _l("Goods or service not received"),
     DisputeReason.DUPLICATE: _l("Duplicate invoice"),
     DisputeReason.OTHER: _l("Other"),
+    DisputeReason.LEGACY_IMPORT: _l("Flagged as disputed in the old system"),
 }
 
 DISPUTE_STATUS_LABELS = {

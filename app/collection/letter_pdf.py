@@ -27,8 +27,15 @@ FONT_FILES = {
     "BI": "DejaVuSans-BoldOblique.ttf",
 }
 FONT_SIZE = 10
+# Amount tables have up to seven columns, so their text is a little smaller.
+TABLE_FONT_SIZE = 8.5
 LINE_HEIGHT = 5  # mm
 MARGIN = 20  # mm
+# The foot of each page contains the creditor's legal mention and the page number,
+# so the body stops this far above the bottom edge.
+BOTTOM_MARGIN = 24  # mm
+FOOTER_FONT_SIZE = 7
+FOOTER_LINE_HEIGHT = 3.5  # mm
 # A DL window envelope shows the recipient block at about this position.
 RECIPIENT_X = 110  # mm from the left edge
 RECIPIENT_Y = 50  # mm from the top edge
@@ -53,8 +60,8 @@ ALLOWED_TAGS: dict[str, frozenset[str]] = {
     "thead": frozenset(),
     "tbody": frozenset(),
     "tr": frozenset(),
-    "th": frozenset({"align", "colspan"}),
-    "td": frozenset({"align", "colspan"}),
+    "th": frozenset({"align", "colspan", "width"}),
+    "td": frozenset({"align", "colspan", "width"}),
 }
 VOID_TAGS = frozenset({"br", "hr"})
 CELL_TAGS = frozenset({"th", "td"})
@@ -77,6 +84,7 @@ class LetterLayout:
     subject_line: str
     body_html: str
     page_label: str  # contains {page} and {pages}
+    legal_line: str  # the creditor's legal identity, printed at the foot of each page
 
 
 class _MarkupChecker(HTMLParser):
@@ -126,6 +134,16 @@ class _MarkupChecker(HTMLParser):
             raise LetterMarkupError(
                 f"line {line}: colspan={value!r} is invalid. Use a number from 1 to 20."
             )
+        if name == "width" and not _is_percentage(value):
+            raise LetterMarkupError(
+                f"line {line}: width={value!r} is invalid. Use a percentage of the "
+                "page width from 1% to 100%, such as 15%."
+            )
+
+
+def _is_percentage(value: str) -> bool:
+    number = value.removesuffix("%")
+    return value.endswith("%") and number.isdigit() and 1 <= int(number) <= 100
 
 
 def check_markup(body_html: str) -> None:
@@ -141,33 +159,49 @@ class _LetterHTML2FPDF(HTML2FPDF):
         # table starts, which is still bold after a <b> earlier in the body.
         if tag == "table":
             self.pdf.set_font(style="")
+            # Cells take this size because it differs from the page's font size.
+            self.font_size_pt = TABLE_FONT_SIZE
         super().handle_starttag(tag, attrs)
+
+    def handle_endtag(self, tag: str) -> None:
+        super().handle_endtag(tag)
+        if tag == "table":
+            self.font_size_pt = FONT_SIZE
 
 
 class _LetterPDF(FPDF):
     HTML2FPDF_CLASS = _LetterHTML2FPDF
 
-    def __init__(self, page_label: str) -> None:
+    def __init__(self, page_label: str, legal_line: str) -> None:
         super().__init__(format="A4", unit="mm")
         self.page_label = page_label
+        self.legal_line = legal_line
 
     def footer(self) -> None:
-        self.set_y(-15)
-        self.set_font(FONT_FAMILY, "", 8)
+        self.set_y(-(BOTTOM_MARGIN - 4))
+        self.set_font(FONT_FAMILY, "", FOOTER_FONT_SIZE)
+        self.multi_cell(
+            0,
+            FOOTER_LINE_HEIGHT,
+            self.legal_line,
+            align="C",
+            new_x="LMARGIN",
+            new_y="NEXT",
+        )
         label = self.page_label.format(
             page=self.page_no(), pages=self.str_alias_nb_pages
         )
-        self.cell(0, 5, label, align="C")
+        self.cell(0, FOOTER_LINE_HEIGHT, label, align="C")
 
 
 def render_pdf(layout: LetterLayout) -> bytes:
-    """Return the letter as PDF bytes, or raise LetterMarkupError on unprintable HTML."""
+    """Lay the letter out as PDF bytes. Raises LetterMarkupError on unprintable HTML."""
     check_markup(layout.body_html)
-    pdf = _LetterPDF(layout.page_label)
+    pdf = _LetterPDF(layout.page_label, layout.legal_line)
     try:
         _add_fonts(pdf)
         pdf.set_margins(MARGIN, MARGIN, MARGIN)
-        pdf.set_auto_page_break(True, margin=MARGIN)
+        pdf.set_auto_page_break(True, margin=BOTTOM_MARGIN)
         pdf.set_title(layout.subject_line)
         pdf.set_author(layout.sender_name)
         pdf.add_page()

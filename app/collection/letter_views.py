@@ -19,6 +19,7 @@ from wtforms import SelectChoice
 
 from app.auth.permissions import ledger_access_required
 from app.collection import letter_render, letter_template_store, letters
+from app.collection.creditor import creditor_status
 from app.collection.dunning_forms import (
     LANGUAGE_LABELS,
     ConfirmForm,
@@ -77,6 +78,7 @@ def customer_letters(customer_id: int):
         letters=sent,
         form=form,
         just_sent=request.args.get("sent", type=int),
+        creditor_status=creditor_status(),
     )
 
 
@@ -196,7 +198,12 @@ def letter_templates():
         )
         for key in letter_template_store.template_keys()
     ]
-    return render_template("collection/letter_templates.html", rows=rows, form=form)
+    return render_template(
+        "collection/letter_templates.html",
+        rows=rows,
+        form=form,
+        creditor_status=creditor_status(),
+    )
 
 
 @bp.route("/letter-templates/<key>/<language>", methods=["GET", "POST"])
@@ -245,6 +252,7 @@ def letter_template(key: str, language: str):
             error = str(failure)
     return render_template(
         "collection/letter_template_form.html",
+        creditor_status=creditor_status(),
         key=key,
         language=language,
         form=form,

@@ -4,6 +4,13 @@ from the template in force, and the verbatim record of each letter sent.
 A sent letter keeps its HTML and PDF as they were, so a later template change
 never alters it. Each one is logged in the customer's history and audited as
 ``letter.sent``.
+
+A letter written by hand from the template of a level of the customer's dunning
+policy counts as that level. It is stored as a done dunning action covering the
+claimed invoices that had not reached the level yet, so the next run continues
+from there. Such a letter is rejected while one of its invoices has an open
+action at that level or a lower one, because that action would send a reminder
+again.
 """
 
 from __future__ import annotations
@@ -17,10 +24,14 @@ from sqlalchemy import select
 
 from app.audit import services as audit
 from app.auth.models import Role, User
+from app.collection import dunning_progress
+from app.collection.dunning_policies import ensure_default_policy, policy_of
 from app.collection.letter_render import (
     LetterError,
     RenderedLetter,
+    has_postal_address,
     invoice_line,
+    missing_address_message,
     recipient_of,
     render_letter,
 )
@@ -40,7 +51,6 @@ from app.collection.models import (
 )
 from app.extensions import db
 from app.ledger.models import Customer, Invoice, InvoiceStatus
-from app.timeutil import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -83,9 +93,17 @@ def compose_letter(
     on: dt.date,
     *,
     with_pdf: bool,
+    reminders: Sequence[dict] | None = None,
 ) -> RenderedLetter:
-    """Render the stored template (loading the default on first use) for a customer."""
+    """Render the stored template (loading the default on first use) for a customer.
+
+    ``reminders`` are the earlier reminders the letter may mention, as listed by
+    a dunning action's facts. By default they come from the stored letters. A
+    formal notice needs the customer's postal address.
+    """
     check_template_address(template_key, language)
+    if template_key == FORMAL_NOTICE_KEY and not has_postal_address(customer):
+        raise LetterError(missing_address_message(customer))
     template = load_template(template_key, language)
     return render_letter(
         template.subject,
@@ -95,6 +113,7 @@ def compose_letter(
         on,
         language,
         with_pdf=with_pdf,
+        reminders=reminders,
     )
 
 
@@ -129,13 +148,14 @@ def record_letter(
     template_key: str,
     language: str,
     actor: User,
+    on: dt.date,
     *,
     action_id: int | None = None,
     kind: str = ActivityKind.LETTER,
 ) -> Letter:
-    """Store a sent letter verbatim with its activity and audit entry. The caller
-    commits."""
-    now = utcnow()
+    """Store a letter sent on the business date ``on`` verbatim, with its activity
+    and audit entry. The caller commits."""
+    now = dunning_progress.timestamp_on(on)
     letter = Letter(
         customer_id=customer.id,
         action_id=action_id,
@@ -189,7 +209,9 @@ def record_letter(
 BEFORE_DUE_TEMPLATE_KEYS = frozenset({"courtesy_reminder"})
 
 
-def _check_due_dates(template_key: str, invoices: Sequence[Invoice], on: dt.date) -> None:
+def _check_due_dates(
+    template_key: str, invoices: Sequence[Invoice], on: dt.date
+) -> None:
     """Raise LetterError for invoices whose due date contradicts the letter's text."""
     if template_key in BEFORE_DUE_TEMPLATE_KEYS:
         wrong = [i.number for i in invoices if i.due_date < on]
@@ -224,7 +246,9 @@ def send_letter(
     """Write a letter outside a dunning run for some of the customer's invoices,
     store it as sent with its PDF, and commit.
 
-    A formal notice sent this way needs a role that may approve one.
+    A formal notice sent this way needs a role that may approve one. A letter
+    from a dunning level's template is also stored as that level done, as the
+    module docstring describes.
     """
     if template_key == FORMAL_NOTICE_KEY and actor.role not in FORMAL_NOTICE_ROLES:
         raise LetterPermissionError(
@@ -237,9 +261,58 @@ def send_letter(
             _l("Choose one or more open, undisputed invoices of this customer.")
         )
     _check_due_dates(template_key, invoices, on)
+    letter_level = dunning_progress.level_of_letter(
+        policy_of(customer) or ensure_default_policy(),
+        template_key,
+        [invoice.id for invoice in invoices],
+    )
+    if letter_level is not None:
+        _check_no_open_action(letter_level, invoices)
     rendered = compose_letter(
         customer, invoices, template_key, language, on, with_pdf=True
     )
-    letter = record_letter(customer, rendered, template_key, language, actor)
+    action_id = None
+    if letter_level is not None and letter_level.new_invoice_ids:
+        new_ids = set(letter_level.new_invoice_ids)
+        action = dunning_progress.record_level_by_hand(
+            customer,
+            letter_level.level,
+            [invoice for invoice in invoices if invoice.id in new_ids],
+            on,
+        )
+        action_id = action.id
+    letter = record_letter(
+        customer, rendered, template_key, language, actor, on, action_id=action_id
+    )
     db.session.commit()
+    if action_id is not None:
+        logger.info(
+            "letter %s recorded as dunning level %s (action %s) for customer %s",
+            letter.id,
+            letter_level.level.id,
+            action_id,
+            customer.reference,
+        )
     return letter
+
+
+def _check_no_open_action(
+    letter_level: dunning_progress.LetterLevel, invoices: Sequence[Invoice]
+) -> None:
+    """Raise LetterError when a claimed invoice has an open action that this letter
+    would duplicate or overtake."""
+    if not letter_level.open_actions:
+        return
+    numbers = [i.number for i in invoices if i.id in letter_level.open_actions]
+    levels = sorted(
+        {reached.level_name for reached in letter_level.open_actions.values()}
+    )
+    raise LetterError(
+        _l(
+            "Invoices %(numbers)s already have a dunning action to carry out "
+            "(%(levels)s). Send that action from the dunning page, or ask a "
+            "manager to cancel it, before writing this letter.",
+            numbers=", ".join(numbers),
+            levels=", ".join(levels),
+        )
+    )

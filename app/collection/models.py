@@ -101,6 +101,9 @@ class DisputeReason(StrEnum):
     NOT_RECEIVED = "not_received"
     DUPLICATE = "duplicate"
     OTHER = "other"
+    # Opened by a legacy import for an invoice that the old system flagged as
+    # disputed. Collectors cannot choose it.
+    LEGACY_IMPORT = "legacy_import"
 
 
 class Dispute(db.Model):
@@ -183,6 +186,17 @@ class DunningAction(db.Model):
     """A dunning run's decision for one customer at one level, and its progress."""
 
     __tablename__ = "dunning_actions"
+    __table_args__ = (
+        # Covers the worklist's search for each customer's latest done action.
+        Index(
+            "ix_dunning_actions_customer_latest",
+            "customer_id",
+            "status",
+            "run_date",
+            "id",
+            "level_id",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)

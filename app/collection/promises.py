@@ -1,6 +1,7 @@
-"""Decide from the recorded payments whether a promise to pay was kept or broken.
+"""Rules of promises to pay: how far ahead a promise may be made, how long pending
+promises pause dunning, and whether a promise was kept or broken.
 
-The rules, applied by ``evaluate_promises`` on an evaluation date:
+The rules of kept and broken, applied by ``evaluate_promises`` on an evaluation date:
 
 - Only money the customer paid counts: payments, not credit notes or opening
   balances.
@@ -23,6 +24,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 
+from flask import current_app
 from sqlalchemy import select
 
 from app.collection.models import Promise, PromiseStatus, promise_invoices
@@ -40,6 +42,45 @@ class PromiseOutcome:
     status: PromiseStatus
     resolved_on: dt.date | None
     paid: Decimal
+
+
+@dataclasses.dataclass(frozen=True)
+class DunningPause:
+    """The pending promise that pauses a customer's dunning the longest.
+
+    Dunning skips every invoice of a customer while any of its promises is pending,
+    and a promise stays pending at most until its promised date, ``until``.
+    """
+
+    until: dt.date
+    promise_id: int
+    pending_count: int
+
+
+def latest_promise_date(today: dt.date) -> dt.date:
+    """Return the latest promised date that may be recorded on ``today``.
+
+    The horizon is ``PROMISE_MAX_DAYS`` (``CADENCE_PROMISE_MAX_DAYS``) days.
+    """
+    return today + dt.timedelta(days=current_app.config["PROMISE_MAX_DAYS"])
+
+
+def dunning_pause(promises: Iterable[Promise]) -> DunningPause | None:
+    """Return the pause that a customer's ``promises`` put on its dunning, if any."""
+    pending = [
+        (promise.promised_date, promise.id)
+        for promise in promises
+        if promise.status == PromiseStatus.PENDING
+    ]
+    return pause_of(pending)
+
+
+def pause_of(pending: Sequence[tuple[dt.date, int]]) -> DunningPause | None:
+    """Return the pause of (promised date, promise id) pairs of pending promises."""
+    if not pending:
+        return None
+    until, promise_id = max(pending)
+    return DunningPause(until, promise_id, len(pending))
 
 
 def promise_made_on(promise: Promise) -> dt.date:

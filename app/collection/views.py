@@ -7,6 +7,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import select
 from wtforms import SelectChoice
 
@@ -22,6 +23,7 @@ from app.collection.account import (
 )
 from app.collection.forms import (
     ActivityForm,
+    ApplyCashForm,
     CancelPromiseForm,
     CollectorForm,
     DisputeForm,
@@ -35,11 +37,16 @@ from app.collection.labels import (
     DUNNING_ACTION_STATUS_LABELS,
     DUNNING_CHANNEL_LABELS,
 )
-from app.collection.models import Dispute, Promise
+from app.collection.legacy_disputes import resolution_text
+from app.collection.models import Dispute, DisputeStatus, Promise
+from app.collection.promises import dunning_pause, latest_promise_date
 from app.collection.services import (
     MANUAL_ACTIVITY_KINDS,
     ActionError,
     AllocationMode,
+    DisputeAlreadyResolved,
+    PaymentAlreadyRecorded,
+    apply_unallocated_cash,
     assign_customers,
     cancel_promise,
     create_promise,
@@ -54,13 +61,14 @@ from app.collection.worklist import (
     BROKEN_PROMISE_DAYS,
     BROKEN_PROMISE_WINDOW_DAYS,
     DUNNING_LEVEL_DAYS,
-    build_worklist,
     today_items,
+    worklist_page,
 )
 from app.extensions import db
 from app.ledger.ageing import BUCKET_LABELS, BUCKETS
 from app.ledger.services import customer_history, get_customer_for
 from app.rollout.flags import feature_required
+from app.templating import money
 from app.timeutil import business_date_of, business_today
 
 logger = logging.getLogger(__name__)
@@ -76,6 +84,13 @@ def business_date_filter(timestamp):
     return business_date_of(timestamp) if timestamp else None
 
 
+# For the customer page: the dunning pause of its promises, the promise form's
+# latest date, and dispute resolutions as shown.
+bp.add_app_template_filter(dunning_pause, "dunning_pause")
+bp.add_app_template_global(latest_promise_date, "latest_promise_date")
+bp.add_app_template_filter(resolution_text, "dispute_resolution")
+
+
 # --- Worklist -----------------------------------------------------------------------
 
 
@@ -87,10 +102,11 @@ def worklist():
     today = business_today()
     refresh_promises(today)
 
-    rows = build_worklist(current_user, today)
+    listing = worklist_page(current_user, today, request.args.get("page", 1, type=int))
     return render_template(
         "collection/worklist.html",
-        rows=rows,
+        listing=listing,
+        rows=listing.rows,
         today_items=today_items(current_user, today),
         buckets=BUCKETS,
         labels=BUCKET_LABELS,
@@ -252,16 +268,33 @@ def resolve_dispute_view(customer_id: int, dispute_id: int):
     dispute = db.session.get(Dispute, dispute_id)
     if dispute is None or dispute.customer_id != customer.id:
         abort(404)
+    # A second tab, or Back and resend, posts again for a resolved dispute. Its
+    # form is no longer on the page, so the account page shows a message instead.
+    if dispute.status != DisputeStatus.OPEN:
+        return _dispute_already_resolved(customer, DisputeAlreadyResolved(dispute))
     form = ResolveDisputeForm(prefix=f"resolve-{dispute.id}")
     if not form.validate_on_submit():
         return _customer_page(customer, resolve_forms={dispute.id: form})
 
     try:
         resolve_dispute(current_user, dispute, resolution=form.resolution.data)
+    except DisputeAlreadyResolved as error:
+        return _dispute_already_resolved(customer, error)
     except ActionError as error:
         _show_error(form, error)
         return _customer_page(customer, resolve_forms={dispute.id: form})
     flash(_("Dispute resolved."), "success")
+    return _back_to(customer, "#disputes")
+
+
+def _dispute_already_resolved(customer, error: DisputeAlreadyResolved):
+    logger.info(
+        "rejected resolving dispute %d again by user %d: %s",
+        error.dispute.id,
+        current_user.id,
+        error,
+    )
+    flash(str(error.message), "warning")
     return _back_to(customer, "#disputes")
 
 
@@ -285,12 +318,65 @@ def add_payment(customer_id: int):
             reference=form.reference.data or "",
             allocation=AllocationMode(form.allocation.data),
             lines=form.chosen_lines(),
+            submission_key=form.submission_key.data,
+            confirm_similar=form.confirm_similar.data,
         )
+    except PaymentAlreadyRecorded as duplicate:
+        # After a double click, or Back and send again, the first request recorded
+        # the payment. Show the account with a notice rather than an error.
+        logger.info(
+            "ignored a second submission of payment %d by user %d",
+            duplicate.payment.id,
+            current_user.id,
+        )
+        flash(_already_recorded_notice(customer, duplicate), "warning")
+        return _back_to(customer, "#history")
     except ActionError as error:
         _show_error(form, error)
         return _customer_page(customer, payment_form=form)
     flash(_("Payment recorded."), "success")
     return _back_to(customer, "#history")
+
+
+def _already_recorded_notice(customer, duplicate: PaymentAlreadyRecorded) -> Markup:
+    """Return the duplicate's message with a link to the account history."""
+    link = url_for("ledger.customer", customer_id=customer.id) + "#history"
+    return Markup('{} <a href="{}">{}</a>').format(
+        str(duplicate.message), link, _("See the account history.")
+    )
+
+
+@bp.post("/customers/<int:customer_id>/unallocated-cash")
+@ledger_access_required
+@feature_required("payments")
+def apply_cash(customer_id: int):
+    """Apply the account's unallocated cash to its open invoices."""
+    customer = get_customer_for(current_user, customer_id)
+    form = ApplyCashForm()
+    if not form.validate_on_submit():
+        return _customer_page(customer, apply_form=form)
+
+    try:
+        allocations = apply_unallocated_cash(
+            current_user,
+            customer,
+            allocation=AllocationMode(form.allocation.data),
+            amount=form.amount.data,
+            lines=form.chosen_lines(),
+            expected_unallocated=form.expected_unallocated.data,
+        )
+    except ActionError as error:
+        _show_error(form, error)
+        return _customer_page(customer, apply_form=form)
+    total = sum(allocation.amount for allocation in allocations)
+    flash(
+        _(
+            "%(amount)s of unallocated cash applied.",
+            amount=money(total, customer.currency),
+        ),
+        "success",
+    )
+    return _back_to(customer, "#unallocated")
 
 
 @bp.post("/customers/<int:customer_id>/collector")
@@ -426,3 +512,10 @@ def _dashboard_team(visible: list[Team], code: str | None) -> Team | None:
     if code is None:
         return None
     return _chosen_team(visible, code)
+
+
+# The contact details page adds its route to this blueprint.
+from app.collection import contact  # noqa: E402, F401
+from app.collection.rates import inject_rate_table_problems  # noqa: E402
+
+bp.app_context_processor(inject_rate_table_problems)

@@ -64,6 +64,15 @@ class Invoice(LegacyTraced, db.Model):
         UniqueConstraint("legacy_source", "legacy_id"),
         Index("ix_invoices_customer_status", "customer_id", "status"),
         Index("ix_invoices_status_due", "status", "due_date"),
+        # Covers the worklist's sums of overdue open invoices by customer, so they
+        # are read from the index without visiting the table.
+        Index(
+            "ix_invoices_open_overdue",
+            "status",
+            "customer_id",
+            "due_date",
+            "open_amount",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -94,7 +103,10 @@ class Payment(LegacyTraced, db.Model):
     """Money received from, or credited to, a customer; allocated to invoices."""
 
     __tablename__ = "payments"
-    __table_args__ = (UniqueConstraint("legacy_source", "legacy_id"),)
+    __table_args__ = (
+        UniqueConstraint("legacy_source", "legacy_id"),
+        UniqueConstraint("submission_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(16), default=PaymentKind.PAYMENT)
@@ -103,8 +115,17 @@ class Payment(LegacyTraced, db.Model):
     amount: Mapped[Decimal] = mapped_column(Money)
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
     reference: Mapped[str] = mapped_column(String(128), default="")
+    # One-time key of the form that recorded the payment. The unique constraint
+    # makes a second submission of the same form fail, even from another process.
+    # None when the writer passed no key, as legacy imports do.
+    submission_key: Mapped[str | None] = mapped_column(String(64))
+    # UTC time, without zone, at which a user recorded the payment. None for
+    # payments loaded from a legacy export.
+    recorded_at: Mapped[dt.datetime | None]
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     customer: Mapped[Customer] = relationship()
+    recorded_by: Mapped[User | None] = relationship()
     allocations: Mapped[list["Allocation"]] = relationship(
         back_populates="payment", cascade="all, delete-orphan"
     )
@@ -119,6 +140,11 @@ class Allocation(db.Model):
     payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
     amount: Mapped[Decimal] = mapped_column(Money)
+    # UTC time, without zone, at which a user applied unallocated cash of the
+    # payment to the invoice. None when the allocation was made with the payment.
+    applied_at: Mapped[dt.datetime | None]
+    applied_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     payment: Mapped[Payment] = relationship(back_populates="allocations")
     invoice: Mapped[Invoice] = relationship(back_populates="allocations")
+    applied_by: Mapped[User | None] = relationship()

@@ -1,6 +1,6 @@
 """Customer and ageing pages."""
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, request
 from flask_login import current_user
 
 from app.auth.permissions import ledger_access_required
@@ -8,7 +8,12 @@ from app.collection.account import account_context
 from app.collection.services import refresh_promises
 from app.ledger.ageing import BUCKET_LABELS, BUCKETS
 from app.ledger.money import ZERO
-from app.ledger.services import ageing_totals, customer_history, get_customer_for
+from app.ledger.services import (
+    PAID_INVOICES_SHOWN,
+    ageing_totals,
+    customer_history,
+    get_customer_for,
+)
 from app.timeutil import business_today
 
 bp = Blueprint("ledger", __name__)
@@ -21,7 +26,10 @@ def customer(customer_id: int):
     record = get_customer_for(current_user, customer_id)
     today = business_today()
     refresh_promises(today, [record.id])
-    history = customer_history(record, today)
+    show_all = request.args.get("paid") == "all"
+    history = customer_history(
+        record, today, paid_shown=None if show_all else PAID_INVOICES_SHOWN
+    )
     return render_template(
         "ledger/customer.html",
         customer=record,

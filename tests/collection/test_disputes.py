@@ -5,6 +5,7 @@ from sqlalchemy import func, select
 
 from app.collection.models import Dispute, DisputeReason
 from app.collection.services import (
+    COLLECTOR_DISPUTE_REASONS,
     ActionError,
     dispute_owners,
     open_dispute,
@@ -88,7 +89,9 @@ def test_resolution_text_required_and_bounded(ledger, resolution):
     assert dispute.status == "open"
 
 
-@pytest.mark.parametrize("reason", [reason.value for reason in DisputeReason])
+@pytest.mark.parametrize(
+    "reason", [reason.value for reason in COLLECTOR_DISPUTE_REASONS]
+)
 def test_every_reason_accepted(ledger, reason):
     assert _open(ledger, reason=reason).reason == reason
 
@@ -110,6 +113,13 @@ def test_inactive_owner_left_out(ledger):
 REJECTED = [
     # (case, invoice, reason, owner key, field)
     ("unknown reason", "A-102", "too_expensive", "collector", "reason"),
+    (
+        "reason of legacy imports",
+        "A-102",
+        DisputeReason.LEGACY_IMPORT,
+        "collector",
+        "reason",
+    ),
     ("owner of other team", "A-102", "pricing", "other_collector", "owner_id"),
     ("trainee owner", "A-102", "pricing", "trainee", "owner_id"),
     ("invoice of other customer", "B-201", "pricing", "collector", "invoice_id"),

@@ -8,12 +8,17 @@ from sqlalchemy import select
 
 from app.audit.models import AuditEntry
 from app.collection.dunning import (
+    _action_facts,
     approve_action,
     cancel_action,
     execute_action,
     run_dunning,
 )
-from app.collection.dunning_policies import DunningError, DunningPermissionError
+from app.collection.dunning_policies import (
+    DunningError,
+    DunningPermissionError,
+    ensure_default_policy,
+)
 from app.collection.models import (
     Activity,
     DunningAction,
@@ -21,6 +26,7 @@ from app.collection.models import (
     Letter,
 )
 from app.extensions import db
+from app.timeutil import business_date_of
 from tests.collection.dunning_factories import (
     TODAY,
     add_customer,
@@ -31,6 +37,7 @@ from tests.collection.dunning_factories import (
     days_ago,
     pdf_text,
 )
+from tests.collection.dunning_steps import actions_at, add_done_action, run_on
 
 
 @pytest.fixture(autouse=True)
@@ -52,13 +59,21 @@ def people(app):
 
 
 def _action_for(days_late: int, amount: str = "150.00") -> DunningAction:
+    """Return the action a run creates today for an invoice ``days_late`` days
+    late that went through every earlier level, 20 days apart."""
     customer = add_customer(
         "C-1", add_team("team-a"), address="1 rue Haute\n75001 Paris"
     )
-    add_invoice(customer, "F-1", days_ago(days_late), amount)
+    invoice = add_invoice(customer, "F-1", days_ago(days_late), amount)
+    policy = ensure_default_policy()
+    reached = [
+        level for level in policy.levels if 0 <= level.days_from_due <= days_late
+    ]
+    for steps_back, level in enumerate(reversed(reached[:-1]), start=1):
+        add_done_action(customer, level.name, [invoice], days_ago(20 * steps_back))
     db.session.commit()
-    run_dunning(TODAY)
-    return db.session.scalar(select(DunningAction))
+    [planned] = run_dunning(TODAY).actions
+    return db.session.get(DunningAction, planned.action_id)
 
 
 def _audit(action: str) -> list[AuditEntry]:
@@ -82,6 +97,11 @@ def test_manager_approves_formal_notice(people, role):
     assert entry.before == {"status": "pending_approval"}
     assert entry.after["status"] == "ready"
     assert entry.after["invoices"] == ["F-1"]
+    assert entry.after["earlier_reminders"] == [
+        {"level_name": "Première relance", "sent_on": "2013-05-01", "letter_id": None},
+        {"level_name": "Seconde relance", "sent_on": "2013-05-21", "letter_id": None},
+        {"level_name": "Appel de relance", "sent_on": "2013-06-10", "letter_id": None},
+    ]
 
 
 def test_collector_cannot_approve(people):
@@ -192,6 +212,8 @@ def test_call_action_logs_call(people):
     assert action.status == DunningActionStatus.DONE
     [activity] = db.session.scalars(select(Activity)).all()
     assert (activity.kind, activity.summary) == ("call", "Appel de relance")
+    # Dated on the business date it was carried out, like the action itself.
+    assert business_date_of(activity.occurred_at) == TODAY
     assert db.session.scalars(select(Letter)).all() == []
 
 
@@ -244,3 +266,44 @@ def test_execution_waits_for_pending_promise(people):
 
     with pytest.raises(DunningError, match="promised to pay"):
         execute_action(action, people["collector"], "fr", TODAY + dt.timedelta(days=1))
+
+
+def test_execution_date_starts_the_gap(app, people):
+    action = _action_for(12)
+    execute_on = TODAY + dt.timedelta(days=7)
+
+    letter = execute_action(action, people["collector"], "fr", execute_on)
+
+    assert business_date_of(action.done_at) == execute_on
+    assert business_date_of(letter.sent_at) == execute_on
+    assert run_on(app, TODAY + dt.timedelta(days=21)).actions == []
+    [second] = run_on(app, TODAY + dt.timedelta(days=22)).actions
+    assert second.level_name == "Seconde relance"
+    assert _action_facts(actions_at("Seconde relance")[0])["earlier_reminders"] == [
+        {
+            "level_name": "Première relance",
+            "sent_on": execute_on,
+            "letter_id": letter.id,
+        }
+    ]
+
+
+def test_earlier_reminders_done_levels_only(people):
+    customer = add_customer("C-1")
+    invoice = add_invoice(customer, "F-1", days_ago(90), "150.00")
+    other = add_invoice(customer, "F-2", days_ago(90), "10.00")
+    add_done_action(customer, "Première relance", [invoice], days_ago(40))
+    cancelled = add_done_action(customer, "Seconde relance", [invoice], days_ago(20))
+    cancelled.status = DunningActionStatus.CANCELLED
+    add_done_action(customer, "Première relance", [other], days_ago(30))
+    db.session.commit()
+    _second_for_other, planned = run_dunning(TODAY).actions
+    action = db.session.get(DunningAction, planned.action_id)
+
+    assert (planned.level_name, planned.invoice_numbers) == (
+        "Appel de relance",
+        ("F-1",),
+    )
+    assert _action_facts(action)["earlier_reminders"] == [
+        {"level_name": "Première relance", "sent_on": days_ago(40), "letter_id": None}
+    ]

@@ -30,38 +30,55 @@ def test_run_prints_actions(runner, debt):
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0] == "Dunning run for 2013-06-30"
-    assert lines[1] == "Actions: 2"
+    assert lines[1] == "Actions: 1"
+    # A first run starts the 50-day-old invoice at the first reminder too.
     assert lines[2].split() == [
         "C-1",
         "Première",
         "relance",
         "letter",
         "ready",
-        "40.00",
+        "160.00",
+        "F-2,",
         "F-1",
     ]
-    assert lines[3].split() == [
-        "C-1",
-        "Mise",
-        "en",
-        "demeure",
-        "formal_notice",
-        "pending_approval",
-        "120.00",
-        "F-2",
-    ]
     assert "  disputed invoices:          1" in lines
-    assert _count(DunningAction) == 2
+    assert _count(DunningAction) == 1
 
 
-def test_run_twice_creates_nothing_new(runner, debt):
+def test_run_twice_creates_nothing_new(app, runner, debt):
     runner.invoke(args=["dunning", "run"])
+    app.config["BUSINESS_DATE"] = "2013-07-01"
 
     result = runner.invoke(args=["dunning", "run", "--date", "2013-07-01"])
 
     assert result.exit_code == 0, result.output
     assert "Actions: 0" in result.output
-    assert _count(DunningAction) == 2
+    assert _count(DunningAction) == 1
+
+
+def test_real_run_after_business_date_is_rejected(runner, debt):
+    result = runner.invoke(args=["dunning", "run", "--date", "2013-07-01"])
+
+    assert result.exit_code == 2
+    assert (
+        "2013-07-01 is after the business date 2013-06-30. A real run can only be "
+        "for 2013-06-30 or an earlier date; add --dry-run to preview 2013-07-01."
+    ) in " ".join(result.output.split())
+    assert _count(DunningAction) == 0
+
+
+def test_dry_run_after_business_date_says_preview(runner, debt):
+    result = runner.invoke(args=["dunning", "run", "--dry-run", "--date", "2013-07-20"])
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == (
+        "Dunning run for 2013-07-20 (dry run, nothing saved): a preview of a date "
+        "after the business date 2013-06-30, as if nothing changed until then"
+    )
+    assert lines[1] == "Actions: 1"
+    assert _count(DunningAction) == 0
 
 
 def test_dry_run_json_saves_nothing(runner, debt):
@@ -72,11 +89,11 @@ def test_dry_run_json_saves_nothing(runner, debt):
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
     assert payload["dry_run"] is True
+    assert payload["business_date"] == "2013-06-30"
     assert [
         (a["customer"], a["level"], a["amount"], a["id"]) for a in payload["actions"]
     ] == [
-        ("C-1", "Première relance", "40.00", None),
-        ("C-1", "Mise en demeure", "120.00", None),
+        ("C-1", "Première relance", "160.00", None),
     ]
     assert payload["skipped"]["disputed_invoices"] == 1
     assert _count(DunningAction) == 0

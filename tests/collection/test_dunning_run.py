@@ -1,4 +1,5 @@
-"""The dunning run: levels reached, coverage, skips, minimum amounts, dry runs."""
+"""The dunning run: progressive levels, the gap between levels, skips, minimum
+amounts, dry runs and the business date."""
 
 import datetime as dt
 from decimal import Decimal
@@ -9,6 +10,7 @@ from sqlalchemy import func, select
 from app.collection.dunning import run_dunning
 from app.collection.dunning_policies import (
     DEFAULT_POLICY_NAME,
+    DunningError,
     LevelSpec,
     add_level,
     create_policy,
@@ -19,6 +21,7 @@ from app.collection.models import (
     DunningAction,
     DunningActionStatus,
     DunningPolicy,
+    Promise,
     PromiseStatus,
 )
 from app.extensions import db
@@ -32,6 +35,18 @@ from tests.collection.dunning_factories import (
     add_user,
     days_ago,
 )
+from tests.collection.dunning_steps import (
+    actions_at,
+    add_done_action,
+    mark_done,
+    run_on,
+)
+
+COURTESY = "Rappel courtois avant échéance"
+FIRST = "Première relance"
+SECOND = "Seconde relance"
+CALL = "Appel de relance"
+NOTICE = "Mise en demeure"
 
 
 def _actions() -> list[DunningAction]:
@@ -45,8 +60,13 @@ def _summary(result) -> list[tuple[str, str, str, Decimal, tuple[str, ...]]]:
     ]
 
 
+def _after(days: int) -> dt.date:
+    return TODAY + dt.timedelta(days=days)
+
+
 # Default policy: courtesy email -5, letters +10 and +25, call +35 (min 50.00),
 # formal notice +45 (min 100.00). Days late are counted back from 2013-06-30.
+# A first run starts every overdue invoice at the first reminder, however old.
 LEVEL_CASES = [
     (-6, "150.00", None),
     (-5, "150.00", ("Rappel courtois avant échéance", "ready")),
@@ -55,11 +75,11 @@ LEVEL_CASES = [
     (9, "150.00", None),
     (10, "150.00", ("Première relance", "ready")),
     (24, "150.00", ("Première relance", "ready")),
-    (25, "150.00", ("Seconde relance", "ready")),
-    (35, "150.00", ("Appel de relance", "ready")),
-    (44, "150.00", ("Appel de relance", "ready")),
-    (45, "150.00", ("Mise en demeure", "pending_approval")),
-    (400, "150.00", ("Mise en demeure", "pending_approval")),
+    (25, "150.00", ("Première relance", "ready")),
+    (35, "150.00", ("Première relance", "ready")),
+    (44, "150.00", ("Première relance", "ready")),
+    (45, "150.00", ("Première relance", "ready")),
+    (400, "150.00", ("Première relance", "ready")),
 ]
 
 
@@ -83,7 +103,8 @@ def test_one_action_per_customer_and_level(app):
     first = add_customer("C-1")
     add_invoice(first, "F-1", days_ago(12), "40.00")
     add_invoice(first, "F-2", days_ago(15), "35.50")
-    add_invoice(first, "F-3", days_ago(30), "20.00")
+    third = add_invoice(first, "F-3", days_ago(30), "20.00")
+    add_done_action(first, FIRST, [third], days_ago(20))
     second = add_customer("C-2")
     add_invoice(second, "F-4", days_ago(11), "12.00")
     db.session.commit()
@@ -97,11 +118,12 @@ def test_one_action_per_customer_and_level(app):
     ]
     stored = _actions()
     assert [sorted(i.number for i in a.invoices) for a in stored] == [
+        ["F-3"],
         ["F-1", "F-2"],
         ["F-3"],
         ["F-4"],
     ]
-    assert {a.run_date for a in stored} == {TODAY}
+    assert [a.run_date for a in stored] == [days_ago(20), TODAY, TODAY, TODAY]
 
 
 def test_rerun_same_or_next_day_creates_nothing(app):
@@ -111,7 +133,7 @@ def test_rerun_same_or_next_day_creates_nothing(app):
     run_dunning(TODAY)
 
     again = run_dunning(TODAY)
-    next_day = run_dunning(TODAY + dt.timedelta(days=1))
+    next_day = run_on(app, _after(1))
 
     assert again.actions == []
     assert next_day.actions == []
@@ -126,7 +148,7 @@ def test_new_invoice_reaching_covered_level_gets_own_action(app):
     add_invoice(customer, "F-2", days_ago(9), "60.00")
     db.session.commit()
 
-    result = run_dunning(TODAY + dt.timedelta(days=1))
+    result = run_on(app, _after(1))
 
     assert _summary(result) == [
         ("C-1", "Première relance", "ready", Decimal("60.00"), ("F-2",))
@@ -138,9 +160,10 @@ def test_invoice_moves_to_next_level_later(app):
     add_invoice(customer, "F-1", days_ago(10), "40.00")
     db.session.commit()
     run_dunning(TODAY)
+    mark_done(actions_at(FIRST)[0], TODAY)
 
-    before = run_dunning(TODAY + dt.timedelta(days=14))
-    reached = run_dunning(TODAY + dt.timedelta(days=15))
+    before = run_on(app, _after(14))
+    reached = run_on(app, _after(15))
 
     assert before.actions == []
     assert _summary(reached) == [
@@ -148,19 +171,112 @@ def test_invoice_moves_to_next_level_later(app):
     ]
 
 
-def test_old_debt_gets_highest_level_only(app):
+def test_old_debt_walks_every_level(app):
     customer = add_customer("C-1")
-    add_invoice(customer, "F-1", days_ago(60), "500.00")
+    add_invoice(customer, "F-1", days_ago(90), "500.00")
     db.session.commit()
 
-    result = run_dunning(TODAY)
-    later = run_dunning(TODAY + dt.timedelta(days=30))
+    first = run_dunning(TODAY)
+    same_day = run_dunning(TODAY)
+    while_first_is_open = run_on(app, _after(5))
 
-    assert [a.level_name for a in result.actions] == ["Mise en demeure"]
+    assert _summary(first) == [("C-1", FIRST, "ready", Decimal("500.00"), ("F-1",))]
+    assert same_day.actions == []
+    assert while_first_is_open.actions == []
+
+    # The first reminder goes out on day 5, so the second waits 15 days from then.
+    mark_done(actions_at(FIRST)[0], _after(5))
+    assert run_on(app, _after(19)).actions == []
+    second = run_on(app, _after(20))
+    assert _summary(second) == [("C-1", SECOND, "ready", Decimal("500.00"), ("F-1",))]
+
+    mark_done(actions_at(SECOND)[0], _after(20))
+    assert run_on(app, _after(29)).actions == []
+    call = run_on(app, _after(30))
+    assert _summary(call) == [("C-1", CALL, "ready", Decimal("500.00"), ("F-1",))]
+
+    mark_done(actions_at(CALL)[0], _after(30))
+    assert run_on(app, _after(39)).actions == []
+    notice = run_on(app, _after(40))
+    assert _summary(notice) == [
+        ("C-1", NOTICE, "pending_approval", Decimal("500.00"), ("F-1",))
+    ]
+
+    mark_done(actions_at(NOTICE)[0], _after(41))
+    assert run_on(app, _after(400)).actions == []
+    assert [len(actions_at(name)) for name in (FIRST, SECOND, CALL, NOTICE)] == [
+        1,
+        1,
+        1,
+        1,
+    ]
+
+
+@pytest.mark.parametrize(
+    "days_late, first_done_after, second_due_after",
+    [
+        (10, 0, 15),  # done on its own day: due date + 25 and gap agree
+        (90, 7, 22),  # done a week after the run: the 15-day gap decides
+        (3, 0, 22),  # done before its day (by hand): due date + 25 decides
+    ],
+)
+def test_gap_after_previous_level(app, days_late, first_done_after, second_due_after):
+    customer = add_customer("C-1")
+    invoice = add_invoice(customer, "F-1", days_ago(days_late), "40.00")
+    add_done_action(customer, FIRST, [invoice], _after(first_done_after))
+    db.session.commit()
+
+    before = run_on(app, _after(second_due_after - 1))
+    due = run_on(app, _after(second_due_after))
+
+    assert before.actions == []
+    assert _summary(due) == [("C-1", SECOND, "ready", Decimal("40.00"), ("F-1",))]
+    assert due.actions[0].action_id == actions_at(SECOND)[0].id
+
+
+def test_open_action_holds_next_level_back(app):
+    customer = add_customer("C-1")
+    add_invoice(customer, "F-1", days_ago(12), "40.00")
+    db.session.commit()
+    run_dunning(TODAY)
+
+    late = run_on(app, _after(60))
+
+    assert late.actions == []
+    [action] = actions_at(FIRST)
+    assert action.status == DunningActionStatus.READY
+
+
+def test_rerun_after_execution_same_day_creates_nothing(app):
+    customer = add_customer("C-1")
+    add_invoice(customer, "F-1", days_ago(30), "40.00")
+    db.session.commit()
+    run_dunning(TODAY)
+    mark_done(actions_at(FIRST)[0], TODAY)
+
+    assert run_dunning(TODAY).actions == []
+    assert run_dunning(TODAY, dry_run=True).actions == []
+    assert len(_actions()) == 1
+
+
+def test_rerun_on_later_day_creates_level_once(app):
+    customer = add_customer("C-1")
+    add_invoice(customer, "F-1", days_ago(30), "40.00")
+    db.session.commit()
+    run_dunning(TODAY)
+    mark_done(actions_at(FIRST)[0], TODAY)
+
+    first = run_on(app, _after(15))
+    again = run_on(app, _after(15))
+    later = run_on(app, _after(16))
+
+    assert [a.level_name for a in first.actions] == [SECOND]
+    assert again.actions == []
     assert later.actions == []
+    assert len(actions_at(SECOND)) == 1
 
 
-def test_cancelled_action_still_covers_its_invoices(app):
+def test_cancelled_action_counts_as_its_level(app):
     customer = add_customer("C-1")
     add_invoice(customer, "F-1", days_ago(50), "500.00")
     db.session.commit()
@@ -169,7 +285,95 @@ def test_cancelled_action_still_covers_its_invoices(app):
     action.status = DunningActionStatus.CANCELLED
     db.session.commit()
 
-    assert run_dunning(TODAY + dt.timedelta(days=1)).actions == []
+    next_day = run_on(app, _after(1))
+    after_gap = run_on(app, _after(15))
+
+    assert next_day.actions == []
+    assert [a.level_name for a in after_gap.actions] == [SECOND]
+    assert len(actions_at(FIRST)) == 1
+
+
+def test_cancelled_formal_notice_is_not_proposed_again(app):
+    customer = add_customer("C-1")
+    invoice = add_invoice(customer, "F-1", days_ago(120), "500.00")
+    add_done_action(customer, FIRST, [invoice], days_ago(60))
+    add_done_action(customer, SECOND, [invoice], days_ago(40))
+    add_done_action(customer, CALL, [invoice], days_ago(20))
+    db.session.commit()
+    [notice] = run_dunning(TODAY).actions
+    action = db.session.get(DunningAction, notice.action_id)
+    action.status = DunningActionStatus.CANCELLED
+    db.session.commit()
+
+    assert notice.level_name == NOTICE
+    assert run_on(app, _after(30)).actions == []
+
+
+def test_courtesy_reminder_then_first_reminder(app):
+    customer = add_customer("C-1")
+    add_invoice(customer, "F-1", _after(5), "40.00")
+    db.session.commit()
+    courtesy = run_dunning(TODAY)
+    mark_done(actions_at(COURTESY)[0], TODAY)
+
+    before = run_on(app, _after(14))
+    first = run_on(app, _after(15))
+
+    assert [a.level_name for a in courtesy.actions] == [COURTESY]
+    assert before.actions == []
+    assert _summary(first) == [("C-1", FIRST, "ready", Decimal("40.00"), ("F-1",))]
+
+
+def test_one_action_per_level_reached(app):
+    customer = add_customer("C-1")
+    old = add_invoice(customer, "F-1", days_ago(60), "70.00")
+    add_invoice(customer, "F-2", days_ago(60), "30.00")
+    add_done_action(customer, FIRST, [old], days_ago(30))
+    db.session.commit()
+
+    result = run_dunning(TODAY)
+
+    assert _summary(result) == [
+        ("C-1", FIRST, "ready", Decimal("30.00"), ("F-2",)),
+        ("C-1", SECOND, "ready", Decimal("70.00"), ("F-1",)),
+    ]
+
+
+def test_real_run_after_business_date_is_rejected(app):
+    customer = add_customer("C-1")
+    add_invoice(customer, "F-1", days_ago(12), "40.00")
+    db.session.commit()
+
+    with pytest.raises(DunningError, match="postérieur à la date de référence du jour, le 2013-06-30"):
+        run_dunning(_after(1))
+
+    assert _actions() == []
+    assert db.session.scalar(select(func.count(DunningPolicy.id))) == 0
+
+
+def test_dry_run_after_business_date_is_a_preview(app):
+    customer = add_customer("C-1")
+    add_invoice(customer, "F-1", days_ago(5), "40.00")
+    db.session.commit()
+
+    preview = run_dunning(_after(5), dry_run=True)
+
+    assert preview.is_future_preview is True
+    assert preview.business_date == TODAY
+    assert _summary(preview) == [("C-1", FIRST, "ready", Decimal("40.00"), ("F-1",))]
+    assert _actions() == []
+    assert run_dunning(TODAY, dry_run=True).is_future_preview is False
+
+
+def test_real_run_on_past_date_is_allowed(app):
+    customer = add_customer("C-1")
+    add_invoice(customer, "F-1", days_ago(12), "40.00")
+    db.session.commit()
+
+    result = run_dunning(days_ago(1))
+
+    assert _summary(result) == [("C-1", FIRST, "ready", Decimal("40.00"), ("F-1",))]
+    assert _actions()[0].run_date == days_ago(1)
 
 
 def test_disputed_invoices_are_skipped(app):
@@ -208,35 +412,61 @@ def test_pending_promise_skips_customer(
 
     result = run_dunning(TODAY)
 
-    assert len(result.actions) == expected_actions * 2
+    assert len(result.actions) == expected_actions
     assert result.promised_customers == expected_skipped
 
 
+@pytest.mark.parametrize("dry_run, status_after", [(False, "broken"), (True, "pending")])
+def test_promise_passed_unpaid_no_longer_pauses_the_run(app, dry_run, status_after):
+    customer = add_customer("C-1")
+    add_invoice(customer, "F-1", days_ago(12), "40.00")
+    promise = add_promise(customer)
+    promise.promised_date = TODAY - dt.timedelta(days=1)
+    db.session.commit()
+
+    result = run_dunning(TODAY, dry_run=dry_run)
+
+    assert [action.customer_reference for action in result.actions] == ["C-1"]
+    assert result.promised_customers == 0
+    db.session.expire_all()
+    assert db.session.get(Promise, promise.id).status == status_after
+
+
+def _history(customer, invoices, level_names) -> None:
+    """Record ``level_names`` as done, 20 days apart, the last one 20 days ago."""
+    for steps_back, name in enumerate(reversed(level_names), start=1):
+        add_done_action(customer, name, invoices, days_ago(20 * steps_back))
+
+
 @pytest.mark.parametrize(
-    "days_late, amount, created",
+    "done, amount, created",
     [
-        (35, "49.99", False),
-        (35, "50.00", True),
-        (45, "99.99", False),
-        (45, "100.00", True),
+        ([], "9.99", False),
+        ([], "10.00", True),
+        ([FIRST, SECOND], "49.99", False),
+        ([FIRST, SECOND], "50.00", True),
+        ([FIRST, SECOND, CALL], "99.99", False),
+        ([FIRST, SECOND, CALL], "100.00", True),
     ],
 )
-def test_minimum_amount_of_level(app, days_late, amount, created):
+def test_minimum_amount_of_level(app, done, amount, created):
     customer = add_customer("C-1")
-    add_invoice(customer, "F-1", days_ago(days_late), amount)
+    invoice = add_invoice(customer, "F-1", days_ago(90), amount)
+    _history(customer, [invoice], done)
     db.session.commit()
 
     result = run_dunning(TODAY)
 
     assert len(result.actions) == (1 if created else 0)
     assert result.below_minimum == (0 if created else 1)
-    assert len(_actions()) == (1 if created else 0)
+    assert len(_actions()) == len(done) + (1 if created else 0)
 
 
 def test_minimum_compares_the_sum_of_invoices(app):
     customer = add_customer("C-1")
-    add_invoice(customer, "F-1", days_ago(46), "60.00")
-    add_invoice(customer, "F-2", days_ago(50), "40.00")
+    first = add_invoice(customer, "F-1", days_ago(46), "60.00")
+    second = add_invoice(customer, "F-2", days_ago(50), "40.00")
+    _history(customer, [first, second], [FIRST, SECOND, CALL])
     db.session.commit()
 
     result = run_dunning(TODAY)
@@ -365,6 +595,7 @@ def test_run_result_as_json(app):
     assert payload == {
         "date": "2013-06-30",
         "dry_run": False,
+        "business_date": "2013-06-30",
         "actions": [
             {
                 "id": action_id,

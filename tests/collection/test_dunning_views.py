@@ -18,6 +18,7 @@ from tests.collection.dunning_factories import (
     days_ago,
     pdf_text,
 )
+from tests.collection.dunning_steps import add_done_action
 
 OWN = "7209-MDWKR"  # team country-391, one undisputed invoice 9 days late
 OTHER = "0783-PEPYR"  # team country-406, one undisputed invoice 4 days late
@@ -25,6 +26,14 @@ OTHER = "0783-PEPYR"  # team country-406, one undisputed invoice 4 days late
 
 def _customer(reference: str) -> Customer:
     return db.session.scalar(select(Customer).where(Customer.legacy_id == reference))
+
+
+def _sample_overdue_invoice(reference: str):
+    return next(
+        invoice
+        for invoice in claimable_invoices(_customer(reference))
+        if invoice.legacy_source != "test" and invoice.due_date < TODAY
+    )
 
 
 @pytest.fixture
@@ -42,12 +51,14 @@ def world(users):
         if action.channel == "letter"
     }
     with_manager = users["manager"]
+    # The letter claims the sample's own invoice, because T-391 and T-406 have
+    # a first reminder to send, which a letter by hand may not duplicate.
     letters = {
         reference: send_letter(
             _customer(reference),
             "first_reminder",
             "fr",
-            [claimable_invoices(_customer(reference))[0].id],
+            [_sample_overdue_invoice(reference).id],
             with_manager,
             TODAY,
         )
@@ -173,7 +184,11 @@ def test_action_list_filters(client, auth, users, world, status):
 
 def test_approval_through_page_is_audited(client, auth, users):
     customer = _customer(OWN)
-    add_invoice(customer, "T-OLD", days_ago(60), "300.00")
+    customer.address = "2 rue du Port\n13002 Marseille"
+    old = add_invoice(customer, "T-OLD", days_ago(60), "300.00")
+    add_done_action(customer, "Première relance", [old], days_ago(45))
+    add_done_action(customer, "Seconde relance", [old], days_ago(30))
+    add_done_action(customer, "Appel de relance", [old], days_ago(20))
     db.session.commit()
     run_dunning(TODAY)
     action = db.session.scalar(

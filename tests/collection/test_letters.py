@@ -36,6 +36,7 @@ from app.collection.penalty import (
     load_rate_table,
 )
 from app.extensions import db
+from tests.collection.creditor_files import write_creditor
 from tests.collection.dunning_factories import (
     TODAY,
     add_customer,
@@ -46,20 +47,10 @@ from tests.collection.dunning_factories import (
     pdf_text,
 )
 
-COMPANY = {
-    "COMPANY_NAME": "Fournitures Durand SA",
-    "COMPANY_ADDRESS": "3 quai des Orfèvres\n69005 Lyon",
-    "COMPANY_CITY": "Lyon",
-    "COMPANY_BANK": "Banque Test",
-    "COMPANY_IBAN": "FR76 1111 2222 3333 4444 5555 666",
-    "COMPANY_BIC": "TESTFRPPXXX",
-}
-
 
 @pytest.fixture(autouse=True)
-def company(app, monkeypatch):
-    for name, value in COMPANY.items():
-        monkeypatch.setitem(app.config, name, value)
+def creditor(app, tmp_path, monkeypatch):
+    monkeypatch.setitem(app.config, "CREDITOR_FILE", str(write_creditor(tmp_path)))
 
 
 @pytest.fixture(autouse=True)
@@ -103,14 +94,14 @@ def test_formal_notice_in_french(debtor):
     assert "vaut mise en demeure" in text
     # Invoices with due date, open amount, interest and indemnity. At 0.75 + 10 =
     # 10.75 % a year: 1250.00 x 60 days = 22.09, 480.50 x 20 days = 2.83.
-    assert "F-1001 1 mai 2013 1 250,00 € 22,09 € 40,00 €" in text
-    assert "F-1002 10 juin 2013 480,50 € 2,83 € 40,00 €" in text
-    assert "Total 1 730,50 € 24,92 € 80,00 €" in text
+    assert "F-1001 1 mai 2013 60 1 250,00 € 22,09 € 40,00 € 1 312,09 €" in text
+    assert "F-1002 10 juin 2013 20 480,50 € 2,83 € 40,00 € 523,33 €" in text
+    assert "Total 1 730,50 € 24,92 € 80,00 € 1 835,42 €" in text
     assert "somme totale de 1 835,42 €" in text
     # Deadline, payment details and next step.
     assert "dans un délai de 8 jours" in text
     assert "au plus tard le 8 juillet 2013" in text
-    assert "IBAN : FR76 1111 2222 3333 4444 5555 666" in text
+    assert "IBAN : FR76 1111 2222 2333 3344 4455 517" in text
     assert "BIC : TESTFRPPXXX" in text
     assert "injonction de payer" in text
 
@@ -123,7 +114,7 @@ def test_formal_notice_in_english(debtor):
     assert "Lyon, June 30, 2013" in text
     assert "Customer reference: 0783-PEPYR" in text
     assert "This letter constitutes formal notice" in text
-    assert "F-1001 May 1, 2013 €1,250.00 €22.09 €40.00" in text
+    assert "F-1001 May 1, 2013 60 €1,250.00 €22.09 €40.00 €1,312.09" in text
     assert "total sum of €1,835.42" in text
     assert "by July 8, 2013 at the latest" in text
     assert "order for payment" in text

@@ -264,9 +264,10 @@ def test_invalid_promise_rejected(ledger, amount, by, numbers, field):
     [
         ("350.00", "07-05", ["A-101", "A-102"]),
         ("1350.00", "06-30", []),
-        ("0.01", "12-31", ["A-104"]),
+        # 90 days after 2013-06-30, the default horizon.
+        ("0.01", "09-28", ["A-104"]),
     ],
-    ids=["chosen invoices total", "account balance today", "one cent"],
+    ids=["chosen invoices total", "account balance today", "one cent, latest date"],
 )
 def test_promise_at_the_limits_accepted(ledger, amount, by, numbers):
     promise = _promise(ledger, amount, by, *numbers)

@@ -3,7 +3,9 @@
 from sqlalchemy import func, select
 
 from app.auth.models import User
+from app.collection.models import Dispute
 from app.extensions import db
+from app.ledger.models import Customer
 from app.rollout.models import Override, TrainingModulePass
 from tests.conftest import REPO
 
@@ -35,3 +37,19 @@ def test_demo_setup_twice(app, runner):
         )
     ).all()
     assert passes == [("collector-406@cadence.test", "letters-basics")]
+
+
+def test_demo_disputes_owned_by_collectors(app, runner):
+    app.config["FEATURE_FLAGS_PATH"] = str(REPO / "feature_flags.yaml")
+
+    result = runner.invoke(args=["demo", "setup"])
+
+    assert result.exit_code == 0, result.output
+    owners = db.session.execute(
+        select(Dispute.owner_id == Customer.collector_id, func.count())
+        .join(Customer, Customer.id == Dispute.customer_id)
+        .group_by(Dispute.owner_id == Customer.collector_id)
+    ).all()
+    # The 27 invoices flagged as disputed in the sample, each owned by the
+    # customer's collector.
+    assert owners == [(True, 27)]

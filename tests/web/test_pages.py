@@ -1,12 +1,14 @@
 """Worklist, customer and ageing pages on the IBM sample as of 2013-06-30."""
 
+import datetime as dt
 import re
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.ledger.models import Customer, Invoice
+from app.ledger.models import Allocation, Customer, Invoice, Payment
 
 
 def _cells(html: str, table_id: str) -> list[list[str]]:
@@ -135,6 +137,56 @@ def test_customer_page(client, auth, users):
     assert len(paid_rows) == 14
     # 14 paid invoices, 138 days late in all: 138 / 14 = 9.857 -> 9.9.
     assert '<dd id="average-days-late">9,9</dd>' in html
+
+
+def test_customer_page_limits_paid_history(client, auth, users):
+    customer_id = _customer_id("0783-PEPYR")
+    customer = db.session.get(Customer, customer_id)
+    # 50 more invoices, due in 2011 and paid 3 days late, older than its 14
+    # paid invoices of 2012-2013: 64 paid in all.
+    for n in range(50):
+        due = dt.date(2011, 1, 3) + dt.timedelta(days=n)
+        invoice = Invoice(
+            customer_id=customer.id,
+            number=f"EXTRA-{n:02d}",
+            issue_date=due - dt.timedelta(days=30),
+            due_date=due,
+            amount=Decimal("10.00"),
+            open_amount=Decimal("0.00"),
+            status="paid",
+        )
+        payment = Payment(
+            customer_id=customer.id,
+            received_on=due + dt.timedelta(days=3),
+            amount=Decimal("10.00"),
+        )
+        db.session.add_all([invoice, payment])
+        db.session.flush()
+        db.session.add(
+            Allocation(payment_id=payment.id, invoice_id=invoice.id, amount=Decimal("10.00"))
+        )
+    db.session.commit()
+    auth.login("manager@test.example")
+
+    html = client.get(f"/customers/{customer_id}").get_data(as_text=True)
+
+    paid_rows = _cells(html, "paid-invoices")[1:]
+    assert len(paid_rows) == 50
+    # Newest payment first: the 14 of 2012-2013, then EXTRA-49 (paid on
+    # 2011-02-24) down to EXTRA-14 (paid on 2011-01-20).
+    assert [row[0] for row in paid_rows[14:]] == [f"EXTRA-{n:02d}" for n in range(49, 13, -1)]
+    assert paid_rows[14][3] == "24/02/2011"
+    assert paid_rows[-1][3] == "20/01/2011"
+    assert "Les 50 factures payées le plus récemment sur 64." in html
+    # The average still covers all 64: (138 + 50 x 3) / 64 = 4.5.
+    assert '<dd id="average-days-late">4,5</dd>' in html
+
+    everything = client.get(f"/customers/{customer_id}?paid=all").get_data(as_text=True)
+
+    all_rows = _cells(everything, "paid-invoices")[1:]
+    assert len(all_rows) == 64
+    assert all_rows[-1][0] == "EXTRA-00"
+    assert "paid-invoices-shown" not in everything
 
 
 def test_customer_page_marks_disputed(client, auth, users):

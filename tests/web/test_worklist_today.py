@@ -156,9 +156,11 @@ def test_today_section(client, auth, users, policy):
 
     html = client.get("/worklist").get_data(as_text=True)
 
+    # Yesterday's action, still to do, comes first with its run date.
     assert _cells(html, "today-dunning")[1:] == [
-        ["0783-PEPYR", "Level 1", "Letter", "€104.52", "Ready"],
-        ["5573-KSOIA", "Level 2", "Letter", "€98.88", "Awaiting approval"],
+        ["5573-KSOIA", "Level 1", "Letter", "€98.88", "Ready", "6/29/2013"],
+        ["0783-PEPYR", "Level 1", "Letter", "€104.52", "Ready", "Today"],
+        ["5573-KSOIA", "Level 2", "Letter", "€98.88", "Awaiting approval", "Today"],
     ]
     assert _cells(html, "today-promises")[1:] == [
         ["7209-MDWKR", "€49.37", "Whole account"],
