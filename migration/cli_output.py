@@ -330,6 +330,9 @@ def print_runs(runs: list[ImportRun]) -> None:
             scope = f"{scope} {run.wave}"
         rejected = (run.summary or {}).get("rows_rejected", 0)
         reconciliation = (run.reconciliation or {}).get("status")
+        if run.status == ImportStatus.ROLLED_BACK:
+            # The check was of data that the rollback removed.
+            reconciliation = None
         checked = ""
         if reconciliation == ReconciliationStatus.MATCH:
             checked = gettext("Matches")

@@ -1,21 +1,25 @@
 """A customer's contact details: the postal address letters are sent to and the
 email address, edited by the users who may open the customer's account page.
+Managers and admins also set the late-payment rate agreed in the customer's
+contract on the same page.
 
 Each change is logged in the account history and audited as
-``customer.contact_update`` with the values before and after.
+``customer.contact_update`` (or ``customer.contract_rate_update``) with the values
+before and after.
 """
 
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 
-from flask import flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import StringField, SubmitField, TextAreaField
-from wtforms.validators import Length, Optional, ValidationError
+from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
 from app.audit import services as audit
 from app.auth.models import User
@@ -25,6 +29,7 @@ from app.collection.creditor import (
     MAX_ADDRESS_LINES,
     is_plausible_email,
 )
+from app.collection.forms import MoneyField
 from app.collection.models import Activity, ActivityKind
 from app.collection.views import bp
 from app.extensions import db
@@ -148,6 +153,95 @@ def _history_text(before: dict, after: dict, changed: list[str]) -> str:
     return " ".join(sentences)
 
 
+# The width of customers.contract_rate: Numeric(6, 3).
+MAX_CONTRACT_RATE = Decimal("100")
+
+
+class ContractRateForm(FlaskForm):
+    contract_rate = MoneyField(
+        _l("Contract late-payment rate (% a year)"),
+        validators=[
+            Optional(),
+            NumberRange(
+                min=Decimal("0.001"),
+                max=MAX_CONTRACT_RATE,
+                message=_l("Enter a rate above 0 and at most 100, such as 12.5."),
+            ),
+        ],
+        description=_l(
+            "Leave empty for the statutory rate (ECB rate + 10 points). A contract "
+            "rate below three times the legal interest rate is raised to that floor "
+            "when interest is computed."
+        ),
+    )
+    submit_rate = SubmitField(_l("Save the contract rate"))
+
+    def validate_contract_rate(self, field) -> None:
+        if field.data is not None and field.data != field.data.quantize(
+            Decimal("0.001")
+        ):
+            raise ValidationError(_("Give the rate with at most 3 decimals."))
+
+
+def update_contract_rate(customer: Customer, rate: Decimal | None, actor: User) -> bool:
+    """Store the customer's contract rate (None: statutory), log, audit, commit.
+
+    Returns False, writing nothing, when the rate is unchanged.
+    """
+    before = customer.contract_rate
+    if before == rate:
+        return False
+    customer.contract_rate = rate
+    if rate is None:
+        summary = _("Contract late-payment rate removed: the statutory rate applies.")
+    else:
+        summary = _("Contract late-payment rate set to %(rate)s %%.", rate=str(rate))
+    db.session.add(
+        Activity(
+            customer_id=customer.id,
+            user_id=actor.id,
+            kind=ActivityKind.NOTE,
+            summary=summary,
+            occurred_at=business_now(),
+        )
+    )
+    audit.record(
+        "customer.contract_rate_update",
+        actor=actor,
+        target=f"customer:{customer.id}",
+        before={"contract_rate": None if before is None else str(before)},
+        after={"contract_rate": None if rate is None else str(rate)},
+    )
+    db.session.commit()
+    return True
+
+
+@bp.route(
+    "/customers/<int(max=2147483647):customer_id>/contract-rate", methods=["POST"]
+)
+@ledger_access_required
+def customer_contract_rate(customer_id: int):
+    """Set the contract late-payment rate of a customer; managers and admins only.
+
+    :raise 404: when the customer is missing or in another team's portfolio.
+    :raise 403: for a collector.
+    """
+    customer = get_customer_for(current_user, customer_id)
+    if not current_user.sees_all_portfolios:
+        abort(403)
+    rate_form = ContractRateForm()
+    if rate_form.validate_on_submit():
+        if update_contract_rate(customer, rate_form.contract_rate.data, current_user):
+            flash(_("Contract rate saved."), "success")
+        else:
+            flash(_("Nothing changed in the contract rate."), "info")
+        return redirect(url_for("collection.customer_contact", customer_id=customer.id))
+    form = ContactForm(obj=customer)
+    return render_template(
+        "collection/contact.html", customer=customer, form=form, rate_form=rate_form
+    ), 400
+
+
 @bp.route(
     "/customers/<int(max=2147483647):customer_id>/contact", methods=["GET", "POST"]
 )
@@ -169,6 +263,11 @@ def customer_contact(customer_id: int):
             flash(_("Nothing changed in the contact details."), "info")
         return redirect(url_for("ledger.customer", customer_id=customer.id))
     status = 400 if form.is_submitted() else 200
+    rate_form = None
+    if current_user.sees_all_portfolios:
+        rate_form = ContractRateForm(
+            formdata=None, contract_rate=customer.contract_rate
+        )
     return render_template(
-        "collection/contact.html", customer=customer, form=form
+        "collection/contact.html", customer=customer, form=form, rate_form=rate_form
     ), status

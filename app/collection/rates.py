@@ -8,7 +8,7 @@ semester until an admin adds its rate; the banner says so before anyone tries.
 
 from __future__ import annotations
 
-from flask import current_app
+from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -26,11 +26,16 @@ from app.timeutil import business_today
 
 
 def ecb_rates_path() -> str:
-    return current_app.config.get("ECB_RATES_FILE") or str(ECB_RATES_PATH)
+    return _configured("ECB_RATES_FILE") or str(ECB_RATES_PATH)
 
 
 def legal_rates_path() -> str:
-    return current_app.config.get("LEGAL_RATES_FILE") or str(LEGAL_RATES_PATH)
+    return _configured("LEGAL_RATES_FILE") or str(LEGAL_RATES_PATH)
+
+
+def _configured(key: str) -> str:
+    """Return the app's setting, or "" outside an app (the penalty command alone)."""
+    return current_app.config.get(key, "") if has_app_context() else ""
 
 
 def ecb_rates() -> RateTable:

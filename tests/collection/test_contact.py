@@ -5,8 +5,10 @@ Tests that read messages switch the interface to English first, so they check
 the messages themselves and not the state of the French catalogue.
 """
 
+from decimal import Decimal
+
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.audit.models import AuditEntry
 from app.collection.dunning_policies import ensure_default_policy
@@ -341,3 +343,86 @@ def test_own_creditor_removes_warning(client, auth, users, own_creditor):
     page = client.get(f"/customers/{_customer(OWN).id}/letters").get_data(as_text=True)
 
     assert 'id="creditor-warning"' not in page
+
+
+# --- Contract late-payment rate -------------------------------------------------------
+
+
+def _rate_url(reference: str) -> str:
+    return f"/customers/{_customer(reference).id}/contract-rate"
+
+
+def test_manager_sets_and_removes_contract_rate(client, auth, users):
+    _login_in_english(client, auth, "manager@test.example")
+
+    assert 'id="contract-rate-form"' in client.get(_url(OWN)).get_data(as_text=True)
+    response = client.post(_rate_url(OWN), data={"contract_rate": "12,5"})
+
+    assert response.status_code == 302
+    assert _customer(OWN).contract_rate == Decimal("12.500")
+    entry = db.session.scalar(
+        select(AuditEntry).where(AuditEntry.action == "customer.contract_rate_update")
+    )
+    assert (entry.before, entry.after) == (
+        {"contract_rate": None},
+        {"contract_rate": "12.5"},
+    )
+    notes = db.session.scalars(
+        select(Activity.summary).where(Activity.customer_id == _customer(OWN).id)
+    ).all()
+    assert notes == ["Contract late-payment rate set to 12.5 %."]
+
+    client.post(_rate_url(OWN), data={"contract_rate": ""})
+
+    assert _customer(OWN).contract_rate is None
+
+
+def test_unchanged_contract_rate_writes_nothing(client, auth, users):
+    _login_in_english(client, auth, "manager@test.example")
+    client.post(_rate_url(OWN), data={"contract_rate": "12.5"})
+
+    response = client.post(
+        _rate_url(OWN), data={"contract_rate": "12.500"}, follow_redirects=True
+    )
+
+    assert "Nothing changed in the contract rate." in response.get_data(as_text=True)
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.action == "customer.contract_rate_update")
+        )
+        == 1
+    )
+
+
+@pytest.mark.parametrize(
+    "typed, message",
+    [
+        ("abc", "Enter an amount such as 1250.00."),
+        ("0", "Enter a rate above 0 and at most 100, such as 12.5."),
+        ("150", "Enter a rate above 0 and at most 100, such as 12.5."),
+        ("12.3456", "Give the rate with at most 3 decimals."),
+    ],
+)
+def test_bad_contract_rate_refused(client, auth, users, typed, message):
+    _login_in_english(client, auth, "manager@test.example")
+
+    response = client.post(_rate_url(OWN), data={"contract_rate": typed})
+
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert _customer(OWN).contract_rate is None
+
+
+def test_collector_cannot_set_contract_rate(client, auth, users):
+    auth.login("collector@test.example")
+
+    assert 'id="contract-rate-form"' not in client.get(_url(OWN)).get_data(as_text=True)
+    assert (
+        client.post(_rate_url(OWN), data={"contract_rate": "12.5"}).status_code == 403
+    )
+    assert (
+        client.post(_rate_url(OTHER), data={"contract_rate": "12.5"}).status_code == 404
+    )
+    assert _customer(OWN).contract_rate is None

@@ -8,9 +8,7 @@ from decimal import Decimal
 import pytest
 from flask_babel import force_locale
 
-from app.collection import letter_render
 from app.collection.letters import claimable_invoices, compose_letter
-from app.collection.penalty import load_legal_rate_table
 from app.extensions import db
 from tests.collection.creditor_files import write_creditor
 from tests.collection.dunning_factories import (
@@ -201,15 +199,11 @@ def test_html_table_matches_pdf_table(debtor):
     ],
 )
 def test_rate_wording_follows_contract_rate(
-    debtor, tmp_path, monkeypatch, language, statutory, contract
+    app, debtor, tmp_path, monkeypatch, language, statutory, contract
 ):
     legal_table = tmp_path / "legal.yaml"
     legal_table.write_text('- semester: 2013-H1\n  rate: "0.04"\n', encoding="utf-8")
-    monkeypatch.setattr(
-        letter_render,
-        "load_legal_rate_table",
-        lambda: load_legal_rate_table(legal_table),
-    )
+    monkeypatch.setitem(app.config, "LEGAL_RATES_FILE", str(legal_table))
     _rendered, text, _html = _letter(debtor, "formal_notice", language)
     assert statutory in text
     assert contract not in text

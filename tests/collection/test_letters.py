@@ -8,7 +8,6 @@ import pytest
 from flask_babel import force_locale
 from sqlalchemy import select
 
-from app.collection import letter_render
 from app.collection.letter_pdf import LetterMarkupError, check_markup
 from app.collection.letter_render import (
     LetterError,
@@ -120,15 +119,11 @@ def test_formal_notice_in_english(debtor):
     assert "order for payment" in text
 
 
-def test_letter_amounts_match_penalty_module(debtor, tmp_path, monkeypatch):
+def test_letter_amounts_match_penalty_module(app, debtor, tmp_path, monkeypatch):
     # The packaged legal rate table starts after 2013, so give the 2013 rate here.
     legal_table = tmp_path / "legal.yaml"
     legal_table.write_text('- semester: 2013-H1\n  rate: "0.04"\n', encoding="utf-8")
-    monkeypatch.setattr(
-        letter_render,
-        "load_legal_rate_table",
-        lambda: load_legal_rate_table(legal_table),
-    )
+    monkeypatch.setitem(app.config, "LEGAL_RATES_FILE", str(legal_table))
     debtor.contract_rate = Decimal("15.000")
     db.session.commit()
     rates = load_rate_table()
@@ -348,9 +343,7 @@ def test_unknown_template_is_reported(debtor):
 def test_missing_rate_is_reported(app, debtor, tmp_path, monkeypatch):
     table = tmp_path / "ecb.yaml"
     table.write_text('- semester: 2020-H1\n  rate: "0.00"\n', encoding="utf-8")
-    monkeypatch.setattr(
-        letter_render, "load_rate_table", lambda: load_rate_table(table)
-    )
+    monkeypatch.setitem(app.config, "ECB_RATES_FILE", str(table))
 
     with pytest.raises(
         LetterError, match="No ECB main refinancing rate for semester 2013-H1"

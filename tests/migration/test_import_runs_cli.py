@@ -551,6 +551,8 @@ def test_runs_status_labels_french(runner, tmp_path):
 
     assert "Annulé" in text.output
     assert "rolled_back" not in text.output
+    # The run matched its file before the rollback removed what it loaded.
+    assert "Concorde" not in text.output
     assert json.loads(listing.output)[0]["status"] == "rolled_back"
 
 
