@@ -209,6 +209,7 @@ def run_import(
         source=source,
     )
     _check_cutover(export.source, force)
+    _check_not_older(export.source, as_of, force)
     teams = wave_teams(wave) if wave is not None else None
 
     items, rejections = _read(export, on_rows)
@@ -411,6 +412,48 @@ def _check_cutover(source: str, force: bool) -> None:
             source=source,
             date=cut_over_at,
             run=cutover.run_id,
+        )
+    )
+
+
+def _check_not_older(source: str, as_of: dt.date, force: bool) -> None:
+    """Refuse an export older than one already loaded, unless forced.
+
+    Loading it would reopen the invoices paid since and settle or delete what
+    the newer export added: the usual cause is a file picked by mistake.
+    """
+    newer = db.session.execute(
+        select(ImportRun.id, ImportRun.as_of)
+        .where(
+            ImportRun.source == source,
+            ImportRun.as_of > as_of,
+            ImportRun.status.in_([ImportStatus.LOADED, ImportStatus.UNCHANGED]),
+        )
+        .order_by(ImportRun.as_of.desc(), ImportRun.id.desc())
+        .limit(1)
+    ).first()
+    if newer is None:
+        return
+    if force:
+        logger.warning(
+            "importing %s as of %s after run %d as of %s, forced",
+            source,
+            as_of,
+            newer.id,
+            newer.as_of,
+        )
+        return
+    raise ImportRefused(
+        gettext(
+            "Run %(run)s already loaded %(source)s as of %(newer)s, later than "
+            "%(as_of)s: this older export would reopen the invoices paid since and "
+            "drop what the newer one added. Check the file and --as-of; to go back "
+            "to the earlier state, roll back the newer runs (cadence legacy "
+            "rollback %(run)s), or use --force to load it anyway.",
+            run=newer.id,
+            source=source,
+            newer=newer.as_of.isoformat(),
+            as_of=as_of.isoformat(),
         )
     )
 

@@ -11,6 +11,7 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
+    HiddenField,
     IntegerField,
     SelectChoice,
     SelectField,
@@ -18,7 +19,13 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Regexp,
+)
 
 from app.collection.dunning_policies import (
     CHANNEL_LABELS,
@@ -29,8 +36,12 @@ from app.collection.dunning_policies import (
 from app.collection.forms import MoneyField, MultiCheckboxField
 from app.collection.letter_render import LETTER_LANGUAGES, MAX_SUBJECT_LENGTH
 from app.collection.models import DunningChannel
+from app.collection.services import SUBMISSION_KEY_PATTERN
 
 LANGUAGE_LABELS = {"fr": _l("French"), "en": _l("English")}
+INCOMPLETE_LETTER_FORM = _l(
+    "This form is incomplete. Reload the page and write the letter again."
+)
 
 
 def language_choices() -> list[SelectChoice]:
@@ -103,9 +114,18 @@ class AssignPolicyForm(FlaskForm):
 
 
 class LetterForm(FlaskForm):
+    """A letter written by hand; ``submission_key`` is a one-time key set when the
+    form is rendered, so that sending the same form twice stores one letter."""
+
     template_key = SelectField(_l("Letter"), choices=[])
     language = SelectField(_l("Language"), choices=language_choices)
     invoices = MultiCheckboxField(_l("Invoices to claim"), coerce=int, choices=[])
+    submission_key = HiddenField(
+        validators=[
+            InputRequired(INCOMPLETE_LETTER_FORM),
+            Regexp(SUBMISSION_KEY_PATTERN, message=INCOMPLETE_LETTER_FORM),
+        ]
+    )
     submit = SubmitField(_l("Generate the PDF letter"))
 
 

@@ -54,8 +54,12 @@ from app.collection.services import (
     AllocationMode,
 )
 
-# Spaces that French and English users type or paste as thousands separators:
-# space, no-break space and narrow no-break space.
+# An amount as French and English users type or paste it: digits, optionally
+# grouped by three with a space, no-break space or narrow no-break space, then a
+# decimal point or comma. No exponent, no stray separator: "1 04,52" is a typo.
+_AMOUNT = re.compile(
+    r"[+-]?(?:\d+|\d{1,3}(?:[ \u00a0\u202f]\d{3})+)(?:[.,]\d+)?"
+)
 _GROUP_SEPARATORS = re.compile("[ \u00a0\u202f]")
 
 
@@ -69,20 +73,21 @@ class MoneyField(DecimalField):
         if not valuelist or not valuelist[0].strip():
             self.data = None
             return
-        text = _GROUP_SEPARATORS.sub("", valuelist[0].strip())
-        if "," in text and "." in text:
+        typed = valuelist[0].strip()
+        if "," in typed and "." in typed:
             self.data = None
             raise ValueError(
                 _l("Write the amount with one decimal separator, such as 1250.00.")
             )
+        if not _AMOUNT.fullmatch(typed):
+            self.data = None
+            raise ValueError(_l("Enter an amount such as 1250.00."))
+        text = _GROUP_SEPARATORS.sub("", typed)
         try:
             self.data = Decimal(text.replace(",", "."))
         except InvalidOperation:
             self.data = None
             raise ValueError(_l("Enter an amount such as 1250.00.")) from None
-        if not self.data.is_finite():
-            self.data = None
-            raise ValueError(_l("Enter an amount such as 1250.00."))
 
 
 class MultiCheckboxField(SelectMultipleField):

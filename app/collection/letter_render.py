@@ -345,10 +345,9 @@ def _claim_invoices(
     except (MissingRateError, RateTableError) as error:
         raise LetterError(
             _l(
-                "Late-payment interest cannot be computed: %(error)s. An admin must "
-                "add the missing rate to the rate table; the banner of their pages "
-                "names the file.",
-                error=str(error),
+                "Late-payment interest cannot be computed: %(error)s. Ask an admin "
+                "to add the missing rate, as the admin guide explains.",
+                error=str(error).rstrip("."),
             )
         ) from error
 

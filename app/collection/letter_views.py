@@ -19,6 +19,7 @@ from wtforms import SelectChoice
 
 from app.auth.permissions import ledger_access_required
 from app.collection import letter_render, letter_template_store, letters
+from app.collection.account import new_submission_key
 from app.collection.creditor import creditor_status
 from app.collection.dunning_forms import (
     LANGUAGE_LABELS,
@@ -54,6 +55,17 @@ def customer_letters(customer_id: int):
                 form.invoices.data,
                 current_user,
                 business_today(),
+                submission_key=form.submission_key.data,
+            )
+        except letters.LetterAlreadyStored as stored:
+            db.session.rollback()
+            flash(str(stored), "info")
+            return redirect(
+                url_for(
+                    "dunning.customer_letters",
+                    customer_id=customer_id,
+                    sent=stored.letter.id,
+                )
             )
         except LetterError as error:
             db.session.rollback()
@@ -67,6 +79,10 @@ def customer_letters(customer_id: int):
                     "dunning.customer_letters", customer_id=customer_id, sent=letter.id
                 )
             )
+    if form.submission_key.errors:
+        # A form without its one-time key (an old page): show why, with a new key.
+        flash(str(form.submission_key.errors[0]), "error")
+        form.submission_key.data = new_submission_key()
     sent = db.session.scalars(
         select(Letter)
         .where(Letter.customer_id == customer.id)
@@ -122,6 +138,8 @@ def _letter_form(customer: Customer) -> LetterForm:
         )
         for invoice in claimable
     ]
+    if not form.is_submitted():
+        form.submission_key.data = new_submission_key()
     if not form.is_submitted():
         form.invoices.data = [i.id for i in claimable if i.due_date < today]
         if "first_reminder" in keys:

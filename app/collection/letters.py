@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from app.audit import services as audit
 from app.auth.models import Role, User
@@ -60,6 +61,34 @@ FORMAL_NOTICE_ROLES = frozenset({Role.ADMIN, Role.MANAGER})
 
 class LetterPermissionError(LetterError):
     """The user's role may not send this letter."""
+
+
+class LetterAlreadyStored(LetterError):
+    """The form that asks for this letter already stored one: ``letter``."""
+
+    def __init__(self, message, letter: Letter):
+        super().__init__(message)
+        self.letter = letter
+
+
+def _reject_stored_submission(customer: Customer, key: str) -> None:
+    """Raise LetterAlreadyStored when a letter of ``customer`` has the form's key."""
+    letter = db.session.scalar(select(Letter).where(Letter.submission_key == key))
+    if letter is None:
+        return
+    if letter.customer_id != customer.id:
+        # Only a hand-edited form reuses another customer's key: say nothing of it.
+        raise LetterError(
+            _l("This form is incomplete. Reload the page and write the letter again.")
+        )
+    raise LetterAlreadyStored(
+        _l(
+            "This letter was already stored as sent: %(subject)s. Nothing was "
+            "stored twice.",
+            subject=letter.subject,
+        ),
+        letter,
+    )
 
 
 def claimable_invoices(customer: Customer) -> list[Invoice]:
@@ -242,14 +271,20 @@ def send_letter(
     invoice_ids: Sequence[int],
     actor: User,
     on: dt.date,
+    *,
+    submission_key: str | None = None,
 ) -> Letter:
     """Write a letter outside a dunning run for some of the customer's invoices,
     store it as sent with its PDF, and commit.
 
     A formal notice sent this way needs a role that may approve one. A letter
     from a dunning level's template is also stored as that level done, as the
-    module docstring describes.
+    module docstring describes. ``submission_key`` is the one-time key of the
+    form: a second letter with the same key raises LetterAlreadyStored and stores
+    nothing.
     """
+    if submission_key is not None:
+        _reject_stored_submission(customer, submission_key)
     if template_key == FORMAL_NOTICE_KEY and actor.role not in FORMAL_NOTICE_ROLES:
         raise LetterPermissionError(
             _l("Only a manager or an admin may send a formal notice.")
@@ -284,7 +319,16 @@ def send_letter(
     letter = record_letter(
         customer, rendered, template_key, language, actor, on, action_id=action_id
     )
-    db.session.commit()
+    letter.submission_key = submission_key
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # The same form, sent again at the same moment, stored its letter first.
+        db.session.rollback()
+        if submission_key is None:
+            raise
+        _reject_stored_submission(customer, submission_key)
+        raise
     if action_id is not None:
         logger.info(
             "letter %s recorded as dunning level %s (action %s) for customer %s",

@@ -283,6 +283,7 @@ def test_hand_formal_notice_needs_address(client, auth, users, own_creditor):
     response = client.post(
         f"/customers/{customer.id}/letters",
         data={
+            "submission_key": "letter-form-key-0004",
             "template_key": "formal_notice",
             "language": "en",
             "invoices": [str(invoice.id)],
@@ -309,6 +310,7 @@ def test_reminder_without_address_warns(client, auth, users, own_creditor):
     response = client.post(
         f"/customers/{customer.id}/letters",
         data={
+            "submission_key": "letter-form-key-0005",
             "template_key": "first_reminder",
             "language": "fr",
             "invoices": [str(invoice.id)],

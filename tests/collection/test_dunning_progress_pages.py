@@ -117,6 +117,7 @@ def test_letter_page_explains_open_action(client, auth, users):
     response = client.post(
         f"/customers/{customer.id}/letters",
         data={
+            "submission_key": "letter-form-key-0001",
             "template_key": "first_reminder",
             "language": "fr",
             "invoices": [invoice.id],

@@ -4,7 +4,7 @@ letters as PDF, template editing, and the feature flags."""
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.audit.models import AuditEntry
 from app.collection.dunning import run_dunning
@@ -269,6 +269,7 @@ def test_collector_writes_letter_for_customer(client, auth, users):
     response = client.post(
         f"/customers/{customer.id}/letters",
         data={
+            "submission_key": "letter-form-key-0002",
             "template_key": "first_reminder",
             "language": "fr",
             "invoices": [invoice.id],
@@ -283,6 +284,75 @@ def test_collector_writes_letter_for_customer(client, auth, users):
     assert f"/letters/{letter.id}/pdf" in listing
 
 
+def _post_letter(client, customer, invoice, key):
+    return client.post(
+        f"/customers/{customer.id}/letters",
+        data={
+            "submission_key": key,
+            "template_key": "first_reminder",
+            "language": "fr",
+            "invoices": [invoice.id],
+        },
+    )
+
+
+def test_letter_form_sent_twice_stores_one_letter(client, auth, users):
+    customer = _customer(OTHER)
+    invoice = claimable_invoices(customer)[0]
+    auth.login("collector406@test.example")
+    page = client.get(f"/customers/{customer.id}/letters").get_data(as_text=True)
+    key = re.search(r'name="submission_key" type="hidden" value="([^"]+)"', page)[1]
+
+    first = _post_letter(client, customer, invoice, key)
+    again = _post_letter(client, customer, invoice, key)
+
+    [letter] = db.session.scalars(select(Letter)).all()
+    assert letter.submission_key == key
+    assert first.status_code == again.status_code == 302
+    assert again.headers["Location"].endswith(f"?sent={letter.id}")
+    listing = client.get(again.headers["Location"]).get_data(as_text=True)
+    assert "Cette lettre a déjà été archivée comme envoyée" in listing
+    # The next page view gives the form a new key.
+    assert key not in listing.split('name="submission_key"')[1][:80]
+
+
+@pytest.mark.parametrize("key", ["", "short", "x" * 70, "bad key with spaces!"])
+def test_letter_form_without_valid_key_stores_nothing(client, auth, users, key):
+    customer = _customer(OTHER)
+    invoice = claimable_invoices(customer)[0]
+    auth.login("collector406@test.example")
+
+    response = _post_letter(client, customer, invoice, key)
+
+    assert response.status_code == 200
+    assert "Ce formulaire est incomplet" in response.get_data(as_text=True)
+    assert db.session.scalars(select(Letter)).all() == []
+
+
+def test_letter_key_of_another_customer_stores_nothing(client, auth, users):
+    customer = _customer(OTHER)
+    other = next(
+        candidate
+        for candidate in db.session.scalars(
+            select(Customer)
+            .where(Customer.team_id == customer.team_id, Customer.id != customer.id)
+            .order_by(Customer.id)
+        )
+        if claimable_invoices(candidate)
+    )
+    auth.login("collector406@test.example")
+    _post_letter(
+        client, customer, claimable_invoices(customer)[0], "letter-form-key-9999"
+    )
+
+    response = _post_letter(
+        client, other, claimable_invoices(other)[0], "letter-form-key-9999"
+    )
+
+    assert response.status_code == 200
+    assert db.session.scalar(select(func.count()).select_from(Letter)) == 1
+
+
 def test_collector_cannot_post_formal_notice(client, auth, users):
     customer = _customer(OTHER)
     invoice = claimable_invoices(customer)[0]
@@ -291,6 +361,7 @@ def test_collector_cannot_post_formal_notice(client, auth, users):
     client.post(
         f"/customers/{customer.id}/letters",
         data={
+            "submission_key": "letter-form-key-0003",
             "template_key": "formal_notice",
             "language": "fr",
             "invoices": [invoice.id],

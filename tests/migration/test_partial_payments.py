@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.ledger.models import Allocation, Invoice, Payment
-from migration.importer import run_import
+from migration.importer import ImportRefused, run_import
 from migration.messages import ReaderError
 from migration.models import ImportRun
 from migration.readers.mapped import read_mapped
@@ -583,7 +583,8 @@ def test_cli_missing_settle(runner, tmp_path):
     assert result.exit_code == 0, result.output
     payload = result.stdout[result.stdout.index("{") :]
     assert '"settled_invoices": 2' in payload
-    report = runner.invoke(args=["legacy", "reconcile", "2", "--lang", "en"])
+    latest = db.session.scalar(select(func.max(ImportRun.id)))
+    report = runner.invoke(args=["legacy", "reconcile", str(latest), "--lang", "en"])
     assert report.exit_code == 0, report.output
     assert (
         "3 open items of earlier runs that this file no longer lists are left out "
@@ -626,3 +627,57 @@ def test_assumed_dates_kept_on_newer_export(app, tmp_path):
     # keep the as-of date of the first export that showed them.
     assert payment("gestcom:C2:invoice:F3:paid").received_on == MARCH
     assert payment("gestcom:C2:invoice:F4#settlement").received_on == MARCH
+
+
+# --- An export older than the last one loaded -------------------------------------------
+
+
+def test_older_export_refused_unless_forced(app, tmp_path):
+    load_march(tmp_path)
+    # The April export settles what it no longer lists: F2, F5 and A2.
+    newer = run_import(
+        export(tmp_path, APRIL_ROWS, "april.csv"),
+        mapping=MAPPING,
+        as_of=APRIL,
+        missing="settle",
+    )
+    after_april = snapshot()
+
+    with pytest.raises(
+        ImportRefused,
+        match=f"L’import {newer.run_id} a déjà chargé gestcom à la date du 2024-04-30",
+    ):
+        run_import(
+            export(tmp_path, MARCH_ROWS, "march-again.csv"),
+            mapping=MAPPING,
+            as_of=MARCH,
+        )
+
+    assert snapshot() == after_april
+    forced = run_import(
+        export(tmp_path, MARCH_ROWS, "march-again.csv"),
+        mapping=MAPPING,
+        as_of=MARCH,
+        force=True,
+    )
+    # Forced, the March export reopens F2 and F5.
+    assert forced.status == "loaded"
+    assert (invoice("F2").status, invoice("F5").status) == ("open", "open")
+
+
+def test_older_export_allowed_after_rolling_back_the_newer(app, tmp_path):
+    load_march(tmp_path)
+    # The April export settles what it no longer lists: F2, F5 and A2.
+    newer = run_import(
+        export(tmp_path, APRIL_ROWS, "april.csv"),
+        mapping=MAPPING,
+        as_of=APRIL,
+        missing="settle",
+    )
+    rollback_run(db.session.get(ImportRun, newer.run_id))
+
+    again = run_import(
+        export(tmp_path, MARCH_ROWS, "march-again.csv"), mapping=MAPPING, as_of=MARCH
+    )
+
+    assert again.status == "unchanged"
