@@ -32,6 +32,7 @@ from migration.importer import (
     SourceError,
     run_import,
 )
+from migration.labels import rejection_csv_header
 from migration.load import MISSING_ACTIONS, MissingAction
 from migration.messages import (
     ReaderError,
@@ -89,7 +90,8 @@ def write_rejections(path: Path, rejections, lang: str) -> None:
     """Write rejections as CSV (line, field, value, reason) safe for spreadsheets."""
     with open(path, "w", newline="", encoding="utf-8-sig") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["line", "field", "value", "reason"])
+        with force_locale(lang):
+            writer.writerow(rejection_csv_header())
         for rejection in rejections:
             writer.writerow(
                 [
@@ -358,9 +360,11 @@ def reconcile_command(run_id, path, csv_path, as_json, lang):
 
     run = _run_or_fail(run_id)
     try:
-        reconciliation = reconcile_run(run, path)
+        with force_locale(lang):
+            reconciliation = reconcile_run(run, path)
     except ReconcileError as error:
-        _fail(str(error), EXIT_USAGE)
+        with force_locale(lang):
+            _fail(str(error), EXIT_USAGE)
     report = reconciliation.report
     with force_locale(lang):
         if csv_path:

@@ -4,6 +4,7 @@ The database, the JSON outputs and the audit log keep the codes (``rolled_back``
 ``open_amount``); pages, CSV headers and the command line show these labels.
 """
 
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
 STATUS_LABELS = {
@@ -37,3 +38,9 @@ DOCUMENT_STATE_LABELS = {
     "credit": _l("open credit"),
     "missing": _l("missing"),
 }
+
+
+def rejection_csv_header() -> list[str]:
+    """Return the column headers of a rejection CSV, in the current locale."""
+    return [gettext("line"), gettext("field"), gettext("value"), gettext("reason")]
+

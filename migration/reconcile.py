@@ -469,8 +469,18 @@ def reconcile_run(run: ImportRun, path: Path | None = None) -> Reconciliation:
     Raises ReconcileError when the file is missing or its SHA-256 differs from the
     run's.
     """
-    from migration.importer import file_sha256
+    from migration.importer import ImportStatus, file_sha256
+    from migration.labels import STATUS_LABELS
 
+    if run.status not in (ImportStatus.LOADED, ImportStatus.UNCHANGED):
+        raise ReconcileError(
+            gettext(
+                "Run %(run)s has the status %(status)s: Cadence holds nothing of it "
+                "to compare with its file. Reconcile a loaded or unchanged run.",
+                run=run.id,
+                status=str(STATUS_LABELS.get(run.status, run.status)),
+            )
+        )
     path = Path(path or run.file_path or run.file_name)
     if not path.is_file():
         raise ReconcileError(

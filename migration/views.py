@@ -19,6 +19,7 @@ from migration.labels import (
     METRIC_LABELS,
     MODE_LABELS,
     STATUS_LABELS,
+    rejection_csv_header,
 )
 from migration.messages import reason_text
 from migration.models import ImportRejection, ImportRun, LegacyCutover
@@ -146,7 +147,7 @@ def rejections_csv(run_id: int):
     lang = str(get_locale())
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["line", "field", "value", "reason"])
+    writer.writerow(rejection_csv_header())
     rejections = db.session.scalars(
         select(ImportRejection)
         .where(ImportRejection.run_id == run_id)

@@ -122,7 +122,7 @@ def test_rejections_csv_guards_formulas(client, auth, users, rejected_run):
     rows = list(
         csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff")))
     )
-    assert rows[0] == ["line", "field", "value", "reason"]
+    assert rows[0] == ["ligne", "colonne", "valeur", "motif"]
     assert rows[1][:3] == ["3", "Montant", "'=2+3"]
 
 

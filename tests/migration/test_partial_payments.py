@@ -681,3 +681,29 @@ def test_older_export_allowed_after_rolling_back_the_newer(app, tmp_path):
     )
 
     assert again.status == "unchanged"
+
+
+def test_reconcile_refuses_a_run_that_loaded_nothing(runner, tmp_path):
+    first = runner.invoke(
+        args=[
+            "legacy",
+            "import",
+            str(export(tmp_path, MARCH_ROWS)),
+            "--mapping",
+            str(mapping_file(tmp_path)),
+            "--as-of",
+            "2024-03-31",
+            "--dry-run",
+        ]
+    )
+    assert first.exit_code == 0, first.output
+    dry_run = db.session.scalar(select(func.max(ImportRun.id)))
+
+    result = runner.invoke(args=["legacy", "reconcile", str(dry_run), "--lang", "en"])
+
+    assert result.exit_code == 2
+    assert (
+        f"Run {dry_run} has the status Dry run, nothing written: Cadence holds "
+        "nothing of it to compare with its file." in result.output
+    )
+    assert db.session.get(ImportRun, dry_run).reconciliation is None
