@@ -64,7 +64,7 @@ class LetterPermissionError(LetterError):
 
 
 class LetterAlreadyStored(LetterError):
-    """The form that asks for this letter already stored one: ``letter``."""
+    """Error: an earlier submission of the same form stored ``letter``."""
 
     def __init__(self, message, letter: Letter):
         super().__init__(message)
@@ -77,7 +77,8 @@ def _reject_stored_submission(customer: Customer, key: str) -> None:
     if letter is None:
         return
     if letter.customer_id != customer.id:
-        # Only a hand-edited form reuses another customer's key: say nothing of it.
+        # Only a hand-edited form reuses another customer's key, so the message
+        # reveals nothing of that customer's letter.
         raise LetterError(
             _l("This form is incomplete. Reload the page and write the letter again.")
         )
