@@ -14,6 +14,7 @@ import logging
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from sqlalchemy import func, select, update
 
 from app.auth.models import User
@@ -352,12 +353,14 @@ def _check_level(
     template_key = spec.template_key.strip()
     if spec.channel == DunningChannel.CALL:
         template_key = ""
+    elif not template_key:
+        raise DunningError(_l("Choose the letter template that this level sends."))
     elif template_key not in template_keys():
         raise DunningError(
             _l(
                 "The letter template %(key)s does not exist. "
                 "Choose one for this channel.",
-                key=template_key or "-",
+                key=template_key,
             )
         )
     if not spec.min_amount.is_finite() or spec.min_amount < 0:
@@ -365,9 +368,10 @@ def _check_level(
     for other in policy.levels:
         if other is not level and other.days_from_due == spec.days_from_due:
             raise DunningError(
-                _l(
-                    "The level %(name)s already starts %(days)s days "
-                    "from the due date.",
+                lazy_ngettext(
+                    "The level %(name)s already starts %(days)d day from the due date.",
+                    "The level %(name)s already starts %(days)d days from the due date.",
+                    abs(spec.days_from_due),
                     name=other.name,
                     days=spec.days_from_due,
                 )

@@ -119,7 +119,7 @@ def test_levels_are_ordered_by_days(app, manager):
         (_spec(days=731), "between -90 and 730"),
         (_spec(channel="fax"), "Unknown channel"),
         (_spec(key="no_such_template"), "does not exist"),
-        (_spec(key=""), "does not exist"),
+        (_spec(key=""), "Choose the letter template that this level sends"),
         (_spec(minimum="-0.01"), "zero or more"),
         (_spec(days=10, name="Twin"), "already starts 10 days"),
     ],

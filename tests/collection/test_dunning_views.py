@@ -539,7 +539,7 @@ def test_invalid_level_shows_error(client, auth, users):
 
     assert response.status_code == 200
     page = response.get_data(as_text=True)
-    assert "The letter template - does not exist. Choose one for this channel." in page
+    assert "Choose the letter template that this level sends." in page
 
 
 def test_manager_assigns_policy_to_customer(client, auth, users):
