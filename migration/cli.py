@@ -136,7 +136,8 @@ def _fail(message: str, code: int) -> None:
 @click.option(
     "--rejects",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write rejected rows to this CSV file (line, field, value, reason).",
+    help="Write rejected rows to this CSV file (line, field, value, reason); "
+    "with no rejection, the file has the header line only.",
 )
 @click.option(
     "--accept-rejects",
@@ -236,7 +237,9 @@ def import_command(path, profile, mapping, as_of, **options):
     except ImportRefused as error:
         _fail(str(error), EXIT_REJECTED)
 
-    if options["rejects"] and outcome.rejections:
+    if options["rejects"]:
+        # Written even when empty, so that a script finds this run's file and not
+        # an earlier one.
         write_rejections(options["rejects"], outcome.rejections, lang)
     if options["as_json"]:
         click.echo(json.dumps(_payload(outcome, lang), indent=2, ensure_ascii=False))

@@ -707,3 +707,25 @@ def test_reconcile_refuses_a_run_that_loaded_nothing(runner, tmp_path):
         "nothing of it to compare with its file." in result.output
     )
     assert db.session.get(ImportRun, dry_run).reconciliation is None
+
+
+def test_rejects_file_written_without_rejections(runner, tmp_path):
+    rejects = tmp_path / "rejects.csv"
+    rejects.write_text("line,field,value,reason\n3,Montant,x,from an earlier run\n")
+
+    result = runner.invoke(
+        args=[
+            "legacy",
+            "import",
+            str(export(tmp_path, MARCH_ROWS)),
+            "--mapping",
+            str(mapping_file(tmp_path)),
+            "--as-of",
+            "2024-03-31",
+            "--rejects",
+            str(rejects),
+        ]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert rejects.read_text(encoding="utf-8-sig") == "line,field,value,reason\n"
