@@ -169,12 +169,7 @@ def _open_invoices(customer: Customer, *, lock: bool) -> dict[int, Invoice]:
     )
     if lock:
         if db.session.get_bind().dialect.name == "sqlite":
-            db.session.execute(
-                update(Customer)
-                .where(Customer.id == customer.id)
-                .values(id=Customer.id)
-                .execution_options(synchronize_session=False)
-            )
+            _take_sqlite_write_lock(customer)
         query = query.with_for_update().execution_options(populate_existing=True)
     return {invoice.id: invoice for invoice in db.session.scalars(query)}
 
@@ -776,6 +771,17 @@ def _check_submission_key(key: str) -> None:
         )
 
 
+def _take_sqlite_write_lock(customer: Customer) -> None:
+    """Take SQLite's database write lock until commit, with a write that changes
+    nothing, since SQLite has no row locks."""
+    db.session.execute(
+        update(Customer)
+        .where(Customer.id == customer.id)
+        .values(id=Customer.id)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def _lock_customer(customer: Customer) -> None:
     """Lock the customer row until commit, so payment writes of a customer run one
     at a time.
@@ -785,12 +791,7 @@ def _lock_customer(customer: Customer) -> None:
     the database's write lock instead.
     """
     if db.session.get_bind().dialect.name == "sqlite":
-        db.session.execute(
-            update(Customer)
-            .where(Customer.id == customer.id)
-            .values(id=Customer.id)
-            .execution_options(synchronize_session=False)
-        )
+        _take_sqlite_write_lock(customer)
         return
     db.session.execute(
         select(Customer.id)
