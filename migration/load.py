@@ -103,7 +103,7 @@ class MissingItems:
     open credits of customers that the file does not list at all (the loader
     deletes the absent credits of listed customers as matched). Rows of rejected
     documents do not count. ``legacy_ids`` lists the first ``MISSING_IDS_LISTED``
-    legacy ids in order, for people; ``every_legacy_id`` lists them all, for the
+    legacy ids in order, for people. ``every_legacy_id`` lists them all for the
     reconciliation, which leaves these items out of its comparison.
     """
 

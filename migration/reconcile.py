@@ -136,8 +136,8 @@ def database_totals(source: str, customers: set[str] | None) -> Totals:
 def leave_out_missing(totals: Totals, source: str, legacy_ids: list[str]) -> None:
     """Take out of ``totals`` the items of earlier runs that the run's file lacks.
 
-    The file says nothing of them, so they are not part of its comparison, whether
-    the run kept them open or settled them; the run's report lists them.
+    The file has no line for them, so they are not part of its comparison, whether
+    the run kept them open or settled them. The run's report lists them.
     """
     due_rows: list[tuple] = []
     for start in range(0, len(legacy_ids), _IDS_PER_QUERY):

@@ -114,8 +114,11 @@ class AssignPolicyForm(FlaskForm):
 
 
 class LetterForm(FlaskForm):
-    """A letter written by hand; ``submission_key`` is a one-time key set when the
-    form is rendered, so that sending the same form twice stores one letter."""
+    """A letter written by hand.
+
+    ``submission_key`` is a one-time key set when the form is rendered, so that
+    sending the same form twice stores one letter.
+    """
 
     template_key = SelectField(_l("Letter"), choices=[])
     language = SelectField(_l("Language"), choices=language_choices)

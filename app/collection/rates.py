@@ -3,7 +3,7 @@
 The tables are the files named by ``ECB_RATES_FILE`` and ``LEGAL_RATES_FILE``, or
 the ones shipped in ``data/``. Late-payment interest cannot be computed for a
 semester missing from the ECB table, so letters fail from the first day of a new
-semester until an admin adds its rate; the banner says so before anyone tries.
+semester until an admin adds its rate. The banner warns admins from that day.
 """
 
 from __future__ import annotations

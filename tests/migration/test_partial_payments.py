@@ -436,8 +436,8 @@ def test_missing_items_reported_and_kept(app, tmp_path):
     assert (invoice("F2").status, invoice("F2").open_amount) == ("open", D("500.00"))
     assert (invoice("F5").status, invoice("F5").open_amount) == ("open", D("80.00"))
     assert unallocated_credits() == {"A1": D("50.00"), "A2": D("30.00")}
-    # The file says nothing of the three missing items: the reconciliation leaves
-    # them out and matches.
+    # The file has no line for the three missing items, so the reconciliation
+    # leaves them out and matches.
     report = reconciliation_of(newer)
     assert (report["status"], report["missing_left_out"]) == ("match", 3)
     assert report["totals"]["cadence"] == report["totals"]["file"]
