@@ -408,6 +408,7 @@ def print_report(run: ImportRun, report: dict) -> None:
                 amount_text(cadence_value),
             )
         click.echo(_row(METRIC_LABELS[key], file_value, cadence_value))
+
     left_out = report.get("missing_left_out", 0)
     if left_out:
         click.echo(missing_left_out_text(left_out))
@@ -416,7 +417,11 @@ def print_report(run: ImportRun, report: dict) -> None:
             gettext("The file and Cadence match to the cent, per customer and overall.")
         )
         return
-    documents = report.get("document_differences", [])
+    _print_differences(report)
+
+
+def _print_differences(report: dict) -> None:
+    """Print the overall, customer, ageing and document differences of a report."""
     count = (
         len(report["overall_differences"])
         + len(report["differences"])
@@ -429,6 +434,7 @@ def print_report(run: ImportRun, report: dict) -> None:
             count,
         )
     )
+
     for difference in report["overall_differences"]:
         click.echo("  " + _figure_difference(gettext("All customers"), difference))
     for difference in report["differences"]:
@@ -451,6 +457,8 @@ def print_report(run: ImportRun, report: dict) -> None:
                 cadence_amount=amount_text(difference["cadence_amount"]),
             )
         )
+
+    documents = report.get("document_differences", [])
     if documents:
         click.echo(
             ngettext(
@@ -461,17 +469,17 @@ def print_report(run: ImportRun, report: dict) -> None:
         click.echo("  " + document_difference_text(difference))
 
 
-def _figure_difference(who: str, difference: dict) -> str:
+def _figure_difference(subject: str, difference: dict) -> str:
     metric = difference["metric"]
     if metric == "missing_in_cadence":
-        return gettext("%(who)s: %(problem)s", who=who, problem=METRIC_LABELS[metric])
+        return gettext("%(who)s: %(problem)s", who=subject, problem=METRIC_LABELS[metric])
     values = [difference["file"], difference["cadence"], difference["difference"]]
     if metric in {key for key, _, is_amount in METRICS if is_amount}:
         values = [amount_text(value) for value in values]
     return gettext(
         "%(who)s, %(figure)s: %(file)s in the file, %(cadence)s in Cadence, "
         "difference %(difference)s",
-        who=who,
+        who=subject,
         figure=METRIC_LABELS.get(metric, metric),
         file=values[0],
         cadence=values[1],

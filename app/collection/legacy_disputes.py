@@ -10,9 +10,9 @@ follow the flags of the run's legacy source:
   Resolving it clears the flag, as for any dispute.
 - An open LEGACY_IMPORT dispute whose invoice the export no longer flags, or
   shows paid, is resolved, with LEGACY_EXPORT_RESOLUTION as its resolution.
-- An export older than a resolution made in Cadence does not undo it: when the run
-  turned the flag on but a dispute of the invoice was resolved after the start of
-  the as-of date, the flag goes back off and no dispute is opened.
+- An export older than a resolution made in Cadence does not undo it. Suppose the
+  run turned the flag on, but a dispute of the invoice was resolved after the start
+  of the as-of date. Then the flag goes back off and no dispute is opened.
 
 Every dispute the sync opens or resolves gets a RunChange of the run, so rolling
 the run back deletes the disputes it opened and reopens those it resolved.

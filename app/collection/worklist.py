@@ -321,7 +321,7 @@ def _latest_dunning_levels(user: User, on: dt.date):
 def today_items(user: User, on: dt.date) -> TodayItems:
     """Return the user's dunning actions to carry out and promises due on ``on``.
 
-    Actions of earlier runs that nobody carried out yet stay in the list, oldest
+    Actions of earlier runs that are still open stay in the list, oldest
     run first, until they are done or cancelled.
     """
     actions = scope_customers(
